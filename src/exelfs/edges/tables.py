@@ -1,0 +1,103 @@
+"""Edge tables: EELS onset energies (exspy) and X-ray binding energies (xraydb), by edge name.
+
+EELS onsets and X-ray binding energies differ by up to ~10 eV for light elements (O K: 532 vs 543 eV),
+so both are kept and used side by side.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import InputError
+
+EDGE_PATTERN = re.compile(r"^([A-Z][a-z]?)_(K|L[1-3]|M[1-5]|N[1-7]|O[1-5])$")
+
+
+@dataclass(frozen=True)
+class EdgeEntry:
+    """One core-level edge. Energies in eV; None where the table has no value."""
+
+    element: str
+    edge: str
+    eels_onset: float | None
+    xray_energy: float | None
+    shape: str  # exspy's description: 'Abrupt onset', 'Delayed maximum', ...
+    threshold: str  # exspy's: 'Sharp peak' (white line), 'Broad peak', ''
+    relevance: str  # exspy's: 'Major' or 'Minor'
+
+    @property
+    def name(self) -> str:
+        return f"{self.element}_{self.edge}"
+
+    @property
+    def energy(self) -> float:
+        """Best single onset estimate, eV: the EELS onset where known, else the X-ray binding energy."""
+        return self.eels_onset if self.eels_onset is not None else self.xray_energy
+
+
+def parse_edge(name: str) -> tuple[str, str]:
+    """Split an edge name like ``'Ni_L3'`` into ``('Ni', 'L3')``; InputError if it is not one."""
+    m = EDGE_PATTERN.match(str(name).strip())
+    if not m:
+        raise InputError(f"'{name}' is not an edge name: use Element_EDGE, e.g. O_K, Ti_L3, Cu_K")
+    element, edge = m.groups()
+    if (element, edge) not in _table():
+        raise InputError(f"{element} has no {edge} edge in the edge tables")
+    return element, edge
+
+
+def edge_entry(element: str, edge: str) -> EdgeEntry:
+    """The table entry of one edge; InputError if unknown."""
+    try:
+        return _table()[(element, edge)]
+    except KeyError:
+        raise InputError(f"{element} has no {edge} edge in the edge tables") from None
+
+
+def edge_energy(element: str, edge: str) -> float:
+    """Onset energy of an edge, eV (EELS onset, X-ray binding energy where exspy has none)."""
+    return edge_entry(element, edge).energy
+
+
+def all_edges(emin: float = 0.0, emax: float = float("inf")) -> list[EdgeEntry]:
+    """Every tabulated edge whose onset (EELS or X-ray) lies in [emin, emax] eV, in rising energy."""
+    out = [e for e in _table().values()
+           if any(v is not None and emin <= v <= emax for v in (e.eels_onset, e.xray_energy))]
+    return sorted(out, key=lambda e: e.energy)
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict:
+    import warnings
+
+    import xraydb
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from exspy.material import elements
+
+    table = {}
+    for element in elements.keys():
+        eels = elements[element].Atomic_properties.as_dictionary().get("Binding_energies", {})
+        try:
+            xray = xraydb.xray_edges(element)
+        except Exception:  # xraydb lacks some heavy elements
+            xray = {}
+        for edge in set(eels) | set(xray):
+            if not re.fullmatch(r"K|L[1-3]|M[1-5]|N[1-7]|O[1-5]", edge):
+                continue
+            info = eels.get(edge, {})
+            xe = xray.get(edge)
+            xray_energy = float(xe.energy) if xe is not None and xe.energy > 1.0 else None
+            onset = info.get("onset_energy (eV)")
+            table[(element, edge)] = EdgeEntry(
+                element=element,
+                edge=edge,
+                eels_onset=float(onset) if onset else None,
+                xray_energy=xray_energy,
+                shape=info.get("edge", ""),
+                threshold=info.get("threshold", ""),
+                relevance=info.get("relevance", "Minor" if edge not in eels else ""),
+            )
+    return table

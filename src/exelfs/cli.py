@@ -18,8 +18,10 @@ from .errors import InputError
 def _quiet_libraries():
     """HyperSpy, RosettaSciIO and Larch print warnings that are noise on a command line."""
     warnings.filterwarnings("ignore")
-    for name in ("hyperspy", "rsciio", "exspy", "larch", "matplotlib", "pymatgen"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    # hyperspy.api resets its logger on import and attaches a handler writing to stdout (which would
+    # break --json); Larch adds a root handler. Disabling WARNING and below globally is the only switch
+    # that holds whatever is imported later.
+    logging.disable(logging.WARNING)
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 

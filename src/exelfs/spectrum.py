@@ -91,7 +91,11 @@ class Spectrum:
                     "offset": float(self.energy[0]), "scale": float(steps[0]), "size": self.energy.size}
         else:
             axis = {"name": "Energy", "units": "eV", "axis": self.energy}
-        nav = [{"size": n, "name": f"nav{i}"} for i, n in enumerate(self.nav_shape)]
+        # metadata['navigation_axes'] (from the reader) lists axes in HyperSpy order (x first), the
+        # reverse of array order; without it, plain index axes.
+        nav = [dict(a) for a in self.metadata.get("navigation_axes", [])][::-1]
+        if [a.get("size") for a in nav] != list(self.nav_shape):
+            nav = [{"size": n, "name": f"nav{i}"} for i, n in enumerate(self.nav_shape)]
         sig = hs.signals.Signal1D(self.intensity, axes=nav + [axis])
         if self.kind == "eels":
             sig.set_signal_type("EELS")
@@ -102,14 +106,17 @@ class Spectrum:
             if self.collection_mrad is not None:
                 sig.metadata.set_item(
                     "Acquisition_instrument.TEM.Detector.EELS.collection_angle", self.collection_mrad)
+        sig.metadata.set_item("exelfs.kind", self.kind)
         sig.metadata.General.title = self.title or (self.source or "")
         if self.source:
             sig.metadata.set_item("General.original_filename", self.source)
         return sig
 
     @classmethod
-    def from_hyperspy(cls, signal, kind: str = "eels") -> "Spectrum":
-        """A Spectrum from a HyperSpy/exspy Signal1D (an ``EELSSpectrum`` straight from a notebook)."""
+    def from_hyperspy(cls, signal, kind: str | None = None) -> "Spectrum":
+        """A Spectrum from a HyperSpy/exspy Signal1D (an ``EELSSpectrum`` straight from a notebook).
+
+        kind: 'eels' or 'xas'; by default what exelfs stored in the signal's metadata, else 'eels'."""
         axis = signal.axes_manager.signal_axes[0]
         energy = np.asarray(axis.axis, dtype=float)
         units = str(axis.units or "eV").strip()
@@ -121,10 +128,14 @@ class Spectrum:
         def get(path):
             return md.get_item(path) if md.has_item(path) else None
 
+        nav_axes = [{"name": str(a.name), "units": str(a.units), "offset": float(a.offset),
+                     "scale": float(a.scale), "size": int(a.size)}
+                    for a in signal.axes_manager.navigation_axes]
         return cls(
             energy=energy,
             intensity=data,
-            kind=kind,
+            kind=kind or get("exelfs.kind") or "eels",
+            metadata={"warnings": [], "navigation_axes": nav_axes} if nav_axes else {"warnings": []},
             source=get("General.original_filename"),
             title=str(get("General.title") or ""),
             beam_energy_kev=get("Acquisition_instrument.TEM.beam_energy"),

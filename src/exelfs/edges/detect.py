@@ -1,0 +1,420 @@
+"""Automatic detection of core-loss (EELS) and absorption (X-ray) edge onsets.
+
+Method (energies in eV throughout):
+
+* EELS: the background under an edge is close to a power law, i.e. a straight line in log(I) vs log(E).
+  At every channel E a straight line is fitted to log(I) over a pre-edge window just below E and
+  extrapolated over a post-edge window just above it; the mean excess of log(I) over the
+  extrapolation (``delta``, the log of the jump ratio) measures how much signal starts at E. It is
+  divided by its uncertainty (the noise of the data, estimated from the channel-to-channel scatter,
+  plus the misfit of the pre-edge fit), and the resulting t-values are rescaled by their own robust
+  spread over the whole spectrum so that correlated noise (detector point-spread) and fine structure
+  do not read as significant: ``z``. Edges are local maxima of z above a threshold with a minimum
+  relative jump, separated by at least a post-edge window.
+* Spectra that are not positive (background already removed) and X-ray mu(E) are handled the same
+  way on a linear intensity scale (a straight pre-edge line in E), ``delta`` then being the excess as
+  a fraction of the spectrum's range.
+
+Windows scale with the energy (edges get broader and more delayed at higher energy): pre-edge
+``clip(0.08 E, 15, 120)`` eV, post-edge ``clip(0.04 E, 8, 60)`` eV, each at least a few channels.
+The zero-loss/low-loss region below 50 eV, the first/last few channels, empty placeholder channels
+and spliced acquisitions (a jump up by more than ``SPLICE_RATIO`` within a few channels, with the
+data below it not continuing as a decaying background) are excluded and reported as warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..spectrum import Spectrum
+
+LOW_LOSS_EV = 50.0  # EELS: nothing below this is a core-loss edge (zero loss, plasmons)
+EDGE_CHANNELS = 3  # channels dropped at each end (often placeholders or overflow counters)
+SPLICE_RATIO = 8.0  # a rise by this factor within a few channels is an acquisition splice, not an edge
+Z_MIN = 5.0  # detection threshold on the robust significance z
+DELTA_MIN_LOG = 0.015  # minimum jump, log(I_post / I_extrapolated) (1.5 %)
+MISFIT_WEIGHT = 0.25  # fraction of the pre-edge fit's systematic misfit (variance) counted as extrapolation error
+DELTA_MIN_LIN = 0.04  # minimum jump as a fraction of the spectrum's range (linear mode)
+
+
+def pre_window(e):
+    """Pre-edge fit window width at energy e, eV."""
+    return np.clip(0.08 * np.asarray(e, float), 15.0, 120.0)
+
+
+def post_window(e):
+    """Post-edge (jump measurement) window width at energy e, eV."""
+    return np.clip(0.04 * np.asarray(e, float), 8.0, 60.0)
+
+
+@dataclass
+class Prepared:
+    """The usable part of a spectrum for edge detection."""
+
+    energy: np.ndarray  # eV
+    signal: np.ndarray  # log(I) (mode 'log') or I (mode 'linear')
+    raw: np.ndarray  # intensity
+    mode: str  # 'log' or 'linear'
+    kind: str  # 'eels' or 'xas'
+    scale: float  # linear mode: the range that delta is a fraction of
+    warnings: list = field(default_factory=list)
+
+
+@dataclass
+class Profile:
+    """Edge-likelihood curves on the prepared energy axis."""
+
+    energy: np.ndarray
+    delta: np.ndarray  # mean excess over the extrapolated background (log ratio, or fraction of range)
+    z: np.ndarray  # robust significance of delta
+    slope: np.ndarray  # pre-edge slope (d log I / d log E in log mode)
+    misfit: np.ndarray  # pre-edge fit rms / noise (1 for a clean power law)
+    noise: np.ndarray  # per-channel noise of the signal
+    k_factor: float  # robust spread of the t-values (>= 1): correlated noise/structure inflation
+
+
+@dataclass
+class DetectedEdge:
+    """One detected onset with the measurements identification uses."""
+
+    onset_ev: float
+    z: float
+    delta: float
+    shape: str  # 'sharp' (white line / sharp peak), 'abrupt' (step), 'delayed' (maximum well after onset)
+    peak_ratio: float  # early maximum of the excess / its later mean (white-line strength)
+    rise_ev: float  # energy from onset to the maximum of the smoothed excess, eV
+    peak_ev: float  # energy of the maximum of the smoothed excess, eV
+
+
+def _as_single(spectrum: Spectrum) -> Spectrum:
+    if not isinstance(spectrum, Spectrum):
+        raise InputError("edge detection needs an energy-loss or absorption spectrum, not chi(k) data")
+    return spectrum.summed() if spectrum.nav_shape else spectrum
+
+
+def prepare(spectrum: Spectrum) -> Prepared:
+    """Select the usable channels of a (summed) spectrum and choose log or linear mode."""
+    s = _as_single(spectrum)
+    energy = np.asarray(s.energy, float)
+    inten = np.asarray(s.intensity, float)
+    warnings = []
+    good = np.isfinite(energy) & np.isfinite(inten)
+    energy, inten = energy[good], inten[good]
+    if energy.size < 4 * EDGE_CHANNELS + 10:
+        raise InputError(f"the spectrum has only {energy.size} usable channels: too few to look for edges")
+    order = np.argsort(energy)
+    energy, inten = energy[order], inten[order]
+    lo, hi = EDGE_CHANNELS, energy.size - EDGE_CHANNELS
+    kind = s.kind if s.kind in ("eels", "xas") else "eels"
+    if kind == "eels":
+        lo = max(lo, int(np.searchsorted(energy, LOW_LOSS_EV)))
+        if energy[0] < LOW_LOSS_EV <= energy[-1]:
+            warnings.append(f"ignored the low-loss region below {LOW_LOSS_EV:g} eV")
+    # Leading/trailing placeholder channels: a run of one repeated value (e.g. 0.1 or -1) or non-positive.
+    lo = _skip_placeholders(inten, lo, hi, +1)
+    hi = _skip_placeholders(inten, hi - 1, lo, -1) + 1
+    if hi - lo < 20:
+        raise InputError("the spectrum has too few valid channels (above the low-loss region) to look for edges")
+    positive = inten[lo:hi] > 0
+    mode = "log" if (kind == "eels" and positive.mean() > 0.995) else "linear"
+    if kind == "eels" and mode == "log":
+        new_lo = _after_splice(energy, inten, lo, hi)
+        if new_lo > lo:
+            warnings.append(
+                f"the intensity jumps by more than x{SPLICE_RATIO:g} at {energy[new_lo]:.0f} eV (a gain change, "
+                f"spliced acquisition or the end of empty channels): looked for edges above it only")
+            lo = new_lo
+    if kind == "eels" and mode == "linear":
+        warnings.append("the spectrum is not positive everywhere (background already subtracted?): "
+                        "edges searched on a linear intensity scale")
+    energy, inten = energy[lo:hi], inten[lo:hi]
+    energy, inten = _uniform(energy, inten)
+    if mode == "log":
+        inten = np.clip(inten, np.min(inten[inten > 0]), None)
+        signal = np.log(inten)
+        scale = 1.0
+    else:
+        signal = inten.copy()
+        p_lo, p_hi = np.percentile(inten, [2, 98])
+        scale = float(p_hi - p_lo) or 1.0
+    return Prepared(energy, signal, inten, mode, kind, scale, warnings)
+
+
+def _uniform(energy, inten):
+    """Resample a non-uniform energy grid (X-ray scans: fine steps at the edge, k steps above it) onto a
+    uniform one, so that windows and smoothing widths mean the same everywhere."""
+    steps = np.diff(energy)
+    keep = np.concatenate([[True], steps > 0])
+    energy, inten = energy[keep], inten[keep]
+    steps = np.diff(energy)
+    if steps.size == 0 or steps.max() <= 1.5 * steps.min():
+        return energy, inten
+    step = max(float(np.percentile(steps, 25)), (energy[-1] - energy[0]) / 20000.0)
+    grid = np.arange(energy[0], energy[-1] + 0.5 * step, step)
+    grid = grid[grid <= energy[-1]]
+    return grid, np.interp(grid, energy, inten)
+
+
+def _skip_placeholders(inten, start, stop, step):
+    """Index of the first channel, walking from start by step, that is not a placeholder.
+
+    Placeholders: a run of >= 3 channels holding one repeated value (e.g. 0.1 or -1), and non-positive
+    channels in an otherwise positive spectrum."""
+    i = start
+    limit = inten.size // 4
+    positive = _mostly_positive(inten)
+    for _ in range(limit):
+        if (i - stop) * step >= 0:
+            break
+        run = 1
+        while 0 <= i + run * step < inten.size and inten[i + run * step] == inten[i] and run <= limit:
+            run += 1
+        if run >= 3:
+            i += run * step
+        elif positive and inten[i] <= 0:
+            i += step
+        else:
+            break
+    return i
+
+
+def _mostly_positive(inten):
+    return np.mean(inten > 0) > 0.9
+
+
+def _after_splice(energy, inten, lo, hi):
+    """First channel after the last big rise (x SPLICE_RATIO in a few channels) in the low part of the data.
+
+    Core-loss edges rarely more than double the intensity in a few channels; a much bigger rise means
+    the channels below belong to something else (empty channels, another gain, the low-loss)."""
+    y = np.log(np.clip(inten[lo:hi], 1e-30, None))
+    m = min(8, max(2, int(round(10.0 / max(np.median(np.diff(energy)), 1e-6)))))
+    if y.size <= 2 * m:
+        return lo
+    rise = y[m:] - y[:-m]
+    big = np.flatnonzero(rise > np.log(SPLICE_RATIO))
+    # only in the first half: a splice late in the spectrum would leave nothing useful anyway
+    big = big[big < y.size // 2]
+    if big.size == 0:
+        return lo
+    j = big[-1] + m
+    # continue to the top of the rise
+    top = j + int(np.argmax(y[j:j + 2 * m + 1]))
+    return lo + top + 1
+
+
+def _window_bounds(energy, left_e, right_e):
+    """Index bounds [a, b) of channels with left_e <= E < right_e, vectorised."""
+    return np.searchsorted(energy, left_e, "left"), np.searchsorted(energy, right_e, "left")
+
+
+def _running_median(a, width):
+    from scipy.ndimage import median_filter
+    width = max(3, int(width) | 1)
+    return median_filter(a, size=width, mode="nearest")
+
+
+def noise_of(signal):
+    """Per-channel noise of a signal from its channel-to-channel scatter (robust, running)."""
+    r = np.zeros_like(signal)
+    r[1:-1] = signal[1:-1] - 0.5 * (signal[:-2] + signal[2:])
+    r[0], r[-1] = r[1], r[-2]
+    sig = 1.4826 * _running_median(np.abs(r), min(101, max(15, signal.size // 20))) / np.sqrt(1.5)
+    floor = 1e-4 * (np.ptp(signal) or 1.0)
+    return np.maximum(sig, floor)
+
+
+def edge_profile(prep: Prepared) -> Profile:
+    """Jump (delta) and robust significance (z) of an edge starting at each channel."""
+    e = prep.energy
+    x = np.log(e) if prep.mode == "log" else (e - e.mean()) / (np.ptp(e) or 1.0)
+    y = prep.signal
+    x0, y0 = x.mean(), y.mean()
+    xc, yc = x - x0, y - y0
+    cum = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones_like(xc), xc, yc, xc * xc, xc * yc, yc * yc)]
+    noise = noise_of(y)
+    cnoise2 = np.concatenate([[0.0], np.cumsum(noise ** 2)])
+    de = np.median(np.diff(e))
+    gap = np.maximum(de, 0.5)
+    wpre = np.maximum(pre_window(e), 8 * de)
+    wpost = np.maximum(post_window(e), 5 * de)
+    a, b = _window_bounds(e, e - gap - wpre, e - gap)
+    c, d = _window_bounds(e, e, e + wpost)
+
+    def sums(lo, hi):
+        return [cs[hi] - cs[lo] for cs in cum]
+
+    n, sx, sy, sxx, sxy, syy = sums(a, b)
+    m, px, py, _, _, _ = sums(c, d)
+    valid = (n >= 5) & (m >= 3) & ((b - a) * de >= 0.4 * wpre) & ((d - c) * de >= 0.6 * wpost)
+    n_ = np.where(valid, n, 10.0)
+    m_ = np.where(valid, m, 10.0)
+    sxx_c = sxx - sx * sx / n_
+    sxx_c = np.where(sxx_c > 1e-30, sxx_c, 1e-30)
+    slope = (sxy - sx * sy / n_) / sxx_c
+    intercept = (sy - slope * sx) / n_
+    rss = np.maximum(syy - sy * sy / n_ - slope * (sxy - sx * sy / n_), 0.0)
+    s_fit2 = rss / np.maximum(n_ - 2, 1)
+    xbar_post = px / m_
+    pred = intercept + slope * xbar_post
+    excess = py / m_ - pred
+    noise_pre2 = (cnoise2[b] - cnoise2[a]) / n_
+    noise_post2 = (cnoise2[d] - cnoise2[c]) / m_
+    # statistical error of the extrapolated background, plus the systematic misfit of the pre-edge fit
+    # (structure that is not a power law, e.g. the tail of an edge just below, does not average out)
+    systematic2 = np.maximum(s_fit2 - noise_pre2, 0.0)
+    var = (np.maximum(s_fit2, noise_pre2) * (1.0 / n_ + (xbar_post - sx / n_) ** 2 / sxx_c)
+           + MISFIT_WEIGHT * systematic2 + noise_post2 / m_)
+    t = np.where(valid, excess / np.sqrt(var), 0.0)
+    delta = np.where(valid, excess / prep.scale, 0.0)
+    tv = t[valid]
+    if tv.size > 20:
+        k = 1.4826 * np.median(np.abs(tv - np.median(tv)))
+    else:
+        k = 1.0
+    k = max(float(k), 1.0)
+    if prep.mode == "log":
+        slope_out = slope
+    else:
+        slope_out = slope / (np.ptp(e) or 1.0)
+    misfit = np.sqrt(s_fit2 / np.maximum(noise_pre2, 1e-300))
+    return Profile(e, delta, t / k, np.where(valid, slope_out, np.nan), np.where(valid, misfit, np.nan),
+                   noise, k)
+
+
+def _excess_curve(prep: Prepared, e_at: float, linear: bool = False):
+    """Data minus the background extrapolated from the pre-edge window below e_at, on the prepared axis.
+
+    Log mode: log(I / background) by default; with ``linear``, (I - background) / background(e_at), the
+    edge signal relative to the background at the edge (its shape is not distorted by the background's
+    decay, which makes every edge look delayed on a log scale). Linear mode: (I - background) / range."""
+    e = prep.energy
+    gap = max(np.median(np.diff(e)), 0.5)
+    wpre = max(float(pre_window(e_at)), 8 * np.median(np.diff(e)))
+    sel = (e >= e_at - gap - wpre) & (e < e_at - gap)
+    if sel.sum() < 5:
+        return None
+    x = np.log(e) if prep.mode == "log" else e
+    coef = np.polyfit(x[sel], prep.signal[sel], 1)
+    if prep.mode == "log" and linear:
+        bg = np.exp(np.polyval(coef, x))
+        return (np.exp(prep.signal) - bg) / float(np.exp(np.polyval(coef, np.log(e_at))))
+    return (prep.signal - np.polyval(coef, x)) / prep.scale
+
+
+def _smooth(y, width_ch):
+    from scipy.ndimage import gaussian_filter1d
+    return gaussian_filter1d(y, max(width_ch, 0.5), mode="nearest")
+
+
+def characterise(prep: Prepared, e_det: float, z: float, delta: float) -> DetectedEdge:
+    """Refine the onset of an edge detected near e_det and classify its shape.
+
+    Shapes, from the edge signal (data minus extrapolated background, on a linear scale):
+    'sharp': a white line, the first maximum at least 3x the level 0.5-1 span later;
+    'peaked': a near-edge peak 1.4-3x that level (e.g. pi* or pre-peaks of K edges);
+    'delayed': the maximum comes late and the signal just after the onset is well below it;
+    'abrupt': a step (sawtooth) without a strong peak."""
+    e = prep.energy
+    de = float(np.median(np.diff(e)))
+    pw = float(post_window(e_det))
+    fallback = DetectedEdge(float(e_det), float(z), float(delta), "abrupt", 1.0, 0.0, float(e_det))
+    e_fit = e_det - 0.5 * pw
+    r = _excess_curve(prep, e_fit, linear=True)
+    if r is None:
+        return fallback
+    span = max(3.0 * pw, 30.0)
+    rs = _smooth(r, 1.0 / de)  # ~1 eV smoothing for the onset
+    win = (e >= e_fit) & (e <= e_det + span)
+    idx = np.flatnonzero(win)
+    if idx.size < 5:
+        return fallback
+    # the first maximum: the top of the first feature after the detected position
+    near = idx[e[idx] <= e_det + max(pw, 4 * de)]
+    i_peak = near[np.argmax(rs[near])] if near.size else idx[0]
+    top = rs[i_peak]
+    # onset: the earliest channel before the first maximum from which the excess stays clearly up
+    # (above 20 % of that maximum and the noise, never falling back to the background on the way)
+    pre = (e >= e_det - float(pre_window(e_det))) & (e < e_fit)
+    noise = 1.4826 * float(np.median(np.abs(rs[pre] - np.median(rs[pre])))) if pre.sum() > 5 else 0.0
+    hi_thr, lo_thr = max(0.2 * top, 4 * noise), max(0.05 * top, 2 * noise)
+    i = i_peak
+    for k in idx[idx <= i_peak]:
+        if rs[k] > hi_thr and np.min(rs[k:i_peak + 1]) > lo_thr:
+            i = k
+            break
+    while i > idx[0] and rs[i] > hi_thr:
+        i -= 1
+    onset = e[i] if (i == idx[0] or rs[i + 1] <= rs[i]) else float(
+        np.interp(hi_thr, [rs[i], rs[i + 1]], [e[i], e[i + 1]]))
+    if prep.kind == "xas":
+        # X-ray convention: E0 at the steepest rise of mu(E) near the detected position
+        seg = np.flatnonzero((e >= min(onset, e_det) - pw) & (e <= e_det + pw))
+        if seg.size >= 3:
+            slope = np.gradient(_smooth(prep.signal, 0.5 / de)[seg], e[seg])
+            onset = float(e[seg[np.argmax(slope)]])
+    # shape: the early maximum against the later level
+    after = (e >= onset) & (e <= onset + span)
+    if after.sum() < 5:
+        return DetectedEdge(float(onset), float(z), float(delta), "abrupt", 1.0, 0.0, float(e[i_peak]))
+    ea, ra = e[after], rs[after]
+    rb = _smooth(r, 3.0 / de)[after]
+    late = rb[(ea >= onset + 0.5 * span)]
+    late_level = float(np.mean(late)) if late.size else float(rb[-1])
+    early_w = max(12.0, 0.02 * onset)
+    early = ra[ea <= onset + early_w]
+    early_max = float(np.max(early)) if early.size else float(ra[0])
+    i_max = int(np.argmax(rb))
+    peak_ev = float(ea[i_max])
+    rise = peak_ev - onset
+    peak_ratio = early_max / late_level if late_level > 0 else 10.0
+    just_after = rb[ea <= onset + max(5.0, 3 * de)]
+    if peak_ratio >= 3.0:
+        shape = "sharp"
+    elif peak_ratio >= 1.4:
+        shape = "peaked"
+    elif rise > max(0.3 * span, 15.0) and just_after.size and np.max(just_after) < 0.6 * rb[i_max]:
+        shape = "delayed"
+    else:
+        shape = "abrupt"
+    return DetectedEdge(float(onset), float(z), float(delta), shape, float(min(peak_ratio, 10.0)),
+                        float(rise), peak_ev)
+
+
+def find_edges(spectrum: Spectrum, z_min: float = Z_MIN, prepared: Prepared | None = None,
+               profile: Profile | None = None) -> list[DetectedEdge]:
+    """Detected edges with their onsets (eV), significance, jump and shape, in rising energy."""
+    prep = prepared or prepare(spectrum)
+    prof = profile or edge_profile(prep)
+    e, z, delta = prof.energy, prof.z, prof.delta
+    dmin = DELTA_MIN_LOG if prep.mode == "log" else DELTA_MIN_LIN
+    ok = (z >= z_min) & (delta >= dmin)
+    # a background must decrease (EELS, log mode): a pre-edge window that rises is inside a previous edge
+    if prep.mode == "log" and prep.kind == "eels":
+        ok &= ~(prof.slope > 0.5)
+    cand = np.flatnonzero(ok)
+    order = cand[np.argsort(-z[cand])]
+    taken: list[int] = []
+    for i in order:
+        sep = max(float(post_window(e[i])), 3 * np.median(np.diff(e)))
+        if any(abs(e[i] - e[j]) < sep for j in taken):
+            continue
+        taken.append(i)
+    edges = [characterise(prep, e[i], z[i], delta[i]) for i in sorted(taken)]
+    # merge detections whose refined onsets collapsed onto each other
+    merged: list[DetectedEdge] = []
+    for edge in edges:
+        if merged and edge.onset_ev - merged[-1].onset_ev < 0.5 * float(post_window(edge.onset_ev)):
+            if edge.z > merged[-1].z:
+                merged[-1] = edge
+            continue
+        merged.append(edge)
+    return merged
+
+
+def detect_edges(spectrum: Spectrum) -> list[float]:
+    """Edge onsets found in a spectrum (or the sum of a spectrum image), eV, rising."""
+    return [edge.onset_ev for edge in find_edges(spectrum)]

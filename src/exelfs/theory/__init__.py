@@ -1,0 +1,5 @@
+"""Theory: FEFF scattering paths (Larch's feff6l), cached on disk, and the EXAFS equation per path."""
+
+from .feff import HOLE, PathTable, cache_dir, feff_input, feff_paths, path_chi
+
+__all__ = ["PathTable", "feff_paths", "feff_input", "path_chi", "cache_dir", "HOLE"]

@@ -1,0 +1,232 @@
+"""FEFF scattering paths through Larch's bundled feff6l, cached on disk.
+
+``feff_paths(spec_or_atoms, absorber, edge, rmax)`` builds a cluster around one absorbing atom, writes a
+Feff6 ``feff.inp``, runs Larch's ``feff6l`` executable once per distinct input, and returns one
+:class:`PathTable` per ``feffNNNN.dat`` (arrays exactly as Larch's ``FeffDatFile`` reads them), so that
+``larch.xafs.path2chi`` can be reproduced from a PathTable alone (see :func:`path_chi`).
+
+Cache: ``$EXELFS_CACHE`` or the platform user cache dir (``~/.cache/exelfs``), sub-folder ``feff/<hash>``
+where the hash covers the feff.inp text (cluster, potentials, edge hole, rmax, nleg) and the feff6l
+version: the same structure+absorber+edge+rmax never runs FEFF twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+# Feff6 HOLE codes (feff6l supports K and L1-L3 only): K=1, L1=2, L2=3, L3=4.
+HOLE = {"K": 1, "L1": 2, "L2": 3, "L3": 4}
+FEFF_VERSION = "feff6l-6L.02"
+_LOCK = threading.Lock()
+_MEMO: dict[str, list] = {}
+
+
+@dataclass
+class PathTable:
+    """One FEFF scattering path (a feffNNNN.dat file), in Larch's own terms.
+
+    label: e.g. ``'Cu.1'`` (scatterer + path index) or ``'O-Mg'`` for multiple scattering.
+    scatterers: element symbols of the scattering atoms along the path (absorber excluded).
+    reff: half path length, angstrom. degen: path degeneracy (number of equivalent paths).
+    nleg: number of legs (2 = single scattering). filename: feffNNNN.dat in the cache.
+    k: FEFF's k grid, 1/angstrom. amp: |F_eff| (``mag_feff``). phase: ``pha_feff + real_phc`` (radians,
+    total phase as Larch's ``pha``). red_fact: reduction factor (Larch's amplitude is ``amp * red_fact``).
+    lam: mean free path, angstrom. rep: real part of the complex wavenumber p, 1/angstrom.
+    """
+
+    label: str
+    scatterers: tuple
+    reff: float
+    degen: float
+    nleg: int
+    filename: str
+    k: np.ndarray = field(repr=False)
+    amp: np.ndarray = field(repr=False)
+    phase: np.ndarray = field(repr=False)
+    red_fact: np.ndarray = field(repr=False)
+    lam: np.ndarray = field(repr=False)
+    rep: np.ndarray = field(repr=False)
+
+
+def cache_dir() -> Path:
+    """Root of the exelfs disk cache ($EXELFS_CACHE overrides the user cache dir)."""
+    env = os.environ.get("EXELFS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    try:
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("exelfs"))
+    except ImportError:  # pragma: no cover
+        return Path.home() / ".cache" / "exelfs"
+
+
+def _reference_atoms(spec):
+    """ase.Atoms for a spec (element, formula, CIF path): the structure module's best candidate."""
+    from ..structure import reference_atoms
+
+    return reference_atoms(spec)
+
+
+def _cluster(atoms, absorber: str, radius: float):
+    """Cluster of radius (angstrom) around the first `absorber` atom, absorber first at the origin."""
+    from ..structure import cluster
+
+    return cluster(atoms, absorber, radius)
+
+
+def feff_input(cluster_atoms, edge: str = "K", rmax: float = 5.0, nleg: int = 4, title: str = "") -> str:
+    """Feff6 input text for a cluster (absorber first, at the origin), edge hole, path radius rmax (A)."""
+    from ase.data import atomic_numbers
+
+    edge = edge.upper()
+    if edge in ("L23", "L2,3"):
+        edge = "L3"
+    if edge not in HOLE:
+        raise InputError(f"FEFF (feff6l) handles K and L1/L2/L3 edges, not '{edge}': choose one of those")
+    symbols = cluster_atoms.get_chemical_symbols()
+    absorber = symbols[0]
+    others = []
+    for s in symbols[1:]:
+        if s not in others:
+            others.append(s)
+    if len(others) > 6:
+        raise InputError("the structure has more than 6 kinds of neighbour: feff6l cannot handle it")
+    ipot = {s: i + 1 for i, s in enumerate(others)}
+    lines = [f"TITLE {title or 'exelfs'} {absorber} {edge}", f"HOLE {HOLE[edge]} 1.0",
+             "CONTROL 1 1 1 1", "PRINT 0 0 0 0", f"RMAX {rmax:.4f}", f"NLEG {int(nleg)}", "CRITERIA 4.0 2.5",
+             "", "POTENTIALS", f"  0 {atomic_numbers[absorber]:3d} {absorber}"]
+    lines += [f"  {i} {atomic_numbers[s]:3d} {s}" for s, i in ipot.items()]
+    lines += ["", "ATOMS"]
+    pos = cluster_atoms.positions - cluster_atoms.positions[0]
+    lines.append(f"  {0:10.5f} {0:10.5f} {0:10.5f}  0  {absorber}")
+    for s, p in zip(symbols[1:], pos[1:]):
+        lines.append(f"  {p[0]:10.5f} {p[1]:10.5f} {p[2]:10.5f}  {ipot[s]}  {s}")
+    lines.append("END")
+    return "\n".join(lines) + "\n"
+
+
+def _read_paths(folder: Path, absorber: str) -> list[PathTable]:
+    """PathTables from the feffNNNN.dat files of a finished FEFF run (Larch's reader)."""
+    from larch.xafs.feffdat import FeffDatFile
+
+    out = []
+    for fn in sorted(folder.glob("feff[0-9][0-9][0-9][0-9].dat")):
+        fd = FeffDatFile(filename=str(fn))
+        scat = tuple(g[0] for g in fd.geom[1:])
+        index = int(fn.stem[4:])
+        label = (f"{scat[0]}.{index}" if fd.nleg == 2 else "-".join(scat) + f".{index}")
+        out.append(PathTable(label=label, scatterers=scat, reff=float(fd.reff), degen=float(fd.degen),
+                             nleg=int(fd.nleg), filename=str(fn), k=np.asarray(fd.k, float),
+                             amp=np.asarray(fd.mag_feff, float),
+                             phase=np.asarray(fd.pha_feff, float) + np.asarray(fd.real_phc, float),
+                             red_fact=np.asarray(fd.red_fact, float), lam=np.asarray(fd.lam, float),
+                             rep=np.asarray(fd.rep, float)))
+    out.sort(key=lambda p: (p.reff, p.nleg))
+    return out
+
+
+def _run_feff6l(folder: Path) -> None:
+    """Run Larch's bundled feff6l in `folder` (holding feff.inp).
+
+    Called with subprocess directly rather than larch's FeffRunner, which os.chdir()s the whole process
+    (unsafe next to other threads, e.g. the GUI or dask)."""
+    from larch.xafs.feffrunner import find_exe
+
+    exe = find_exe("feff6l")
+    if exe is None:  # pragma: no cover
+        raise RuntimeError("Larch's feff6l executable was not found: reinstall xraylarch")
+    proc = subprocess.run([str(exe)], cwd=str(folder), capture_output=True, text=True, timeout=600)
+    (folder / "feff6l.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0 or not list(folder.glob("feff0001.dat")):
+        raise RuntimeError(f"feff6l failed in {folder}: {(proc.stdout + proc.stderr)[-800:]}")
+
+
+def feff_paths(spec_or_atoms, absorber: str, edge: str = "K", rmax: float = 5.0,
+               nleg: int = 4) -> list[PathTable]:
+    """FEFF paths (reff up to rmax, angstrom) around `absorber` in a structure, cached on disk.
+
+    spec_or_atoms: an ase.Atoms crystal, or a spec string (element, formula, CIF path) for
+    ``exelfs.structure.reference_atoms``. edge: 'K', 'L1', 'L2', 'L3' ('L23' means L3).
+    Returns PathTables in rising reff; the first is the nearest-neighbour single-scattering path.
+    """
+    edge = str(edge).upper().replace("L2,3", "L3").replace("L23", "L3")
+    if edge not in HOLE:
+        raise InputError(f"FEFF (feff6l) handles K and L1/L2/L3 edges, not '{edge}': choose one of those")
+    if not (1.0 <= float(rmax) <= 10.0):
+        raise InputError(f"rmax={rmax} angstrom is outside 1-10 angstrom")
+    atoms = spec_or_atoms
+    if isinstance(spec_or_atoms, (str, os.PathLike)):
+        atoms = _reference_atoms(str(spec_or_atoms))
+    if absorber not in atoms.get_chemical_symbols():
+        raise InputError(f"absorber {absorber} is not in the structure "
+                         f"({', '.join(sorted(set(atoms.get_chemical_symbols())))}): check the edge or structure")
+    radius = max(float(rmax) + 2.0, 6.0)
+    clus = _cluster(atoms, absorber, radius)
+    text = feff_input(clus, edge=edge, rmax=rmax, nleg=nleg, title=atoms.get_chemical_formula())
+    key = hashlib.sha256((FEFF_VERSION + "\n" + text).encode()).hexdigest()[:20]
+    if key in _MEMO:
+        return list(_MEMO[key])
+    folder = cache_dir() / "feff" / key
+    done = folder / "done.json"
+    with _LOCK:
+        if not done.is_file():
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
+            try:
+                (tmp / "feff.inp").write_text(text)
+                _run_feff6l(tmp)
+                (tmp / "done.json").write_text(json.dumps(
+                    {"absorber": absorber, "edge": edge, "rmax": rmax, "nleg": nleg, "version": FEFF_VERSION}))
+                try:
+                    tmp.rename(folder)
+                except OSError:  # another process finished first: keep theirs
+                    shutil.rmtree(tmp, ignore_errors=True)
+            except Exception:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+    paths = _read_paths(folder, absorber)
+    if not paths:
+        raise RuntimeError(f"feff6l produced no paths in {folder}")
+    _MEMO[key] = paths
+    return list(paths)
+
+
+ETOK = 0.2624682843  # 2 m_e / hbar^2 in 1/(eV angstrom^2), as Larch's ETOK
+
+
+def path_chi(path: PathTable, k, s02=1.0, e0=0.0, deltar=0.0, sigma2=0.0, third=0.0, fourth=0.0,
+             ei=0.0, degen=None):
+    """chi(k) of one path, the EXAFS equation exactly as Larch's ``path2chi`` (linear interpolation).
+
+    k: 1/angstrom; e0, ei: eV; deltar: angstrom; sigma2: angstrom^2; third: A^3; fourth: A^4."""
+    k = np.asarray(k, float)
+    degen = path.degen if degen is None else degen
+    en = k * k - e0 * ETOK
+    en = np.where(np.abs(en) < 1e-4, 1e-4, en)
+    q = np.sign(en) * np.sqrt(np.abs(en))
+    pha = np.interp(q, path.k, path.phase)
+    amp = np.interp(q, path.k, path.amp * path.red_fact)
+    rep = np.interp(q, path.k, path.rep)
+    lam = np.interp(q, path.k, path.lam)
+    pp = (rep + 1j / lam) ** 2 + 1j * ei * ETOK
+    p = np.sqrt(pp)
+    reff = path.reff
+    cchi = np.exp(-2 * reff * p.imag - 2 * pp * (sigma2 - pp * fourth / 3)
+                  + 1j * (2 * q * reff + pha + 2 * p * (deltar - 2 * sigma2 / reff - 2 * pp * third / 3)))
+    cchi = degen * s02 * amp * cchi / (q * (reff + deltar) ** 2)
+    if cchi.size > 2:
+        cchi[0] = 2 * cchi[1] - cchi[2]
+    return cchi.imag

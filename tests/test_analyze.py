@@ -1,0 +1,109 @@
+"""The classical chain (extract -> FEFF -> feffit) on the real spectra, against the MANIFEST answers."""
+
+import json
+import statistics
+
+import pytest
+
+from exelfs.analysis import analyze, format_analysis
+from exelfs.errors import InputError
+from exelfs.io import read_spectrum
+
+XRAY = [("xas_Cu_K_foil_10K.xdi", "Cu_K"), ("xas_Cu_K_foil_rt_2016.xdi", "Cu_K"),
+        ("xas_Fe_K_foil_rt_2016.xdi", "Fe_K"), ("xas_Ni_K_foil_rt.xdi", "Ni_K"),
+        ("xas_Pt_L3_foil_rt.xdi", "Pt_L3"), ("xas_Zn_K_foil_rt.xdi", "Zn_K"),
+        ("xas_Cu_K_foil_10K_reference_chi.chi", "Cu_K"), ("xas_Cu_K_foil_10-50-150K_athena.prj", "Cu_K")]
+EELS = [("eels_MgO_MgK_OK_atlas.msa", "O_K"), ("eels_MgO_MgK_OK_atlas.msa", "Mg_K"),
+        ("eels_NiO_NiL_OK_atlas.msa", "O_K"), ("eels_NiO_NiL_OK_atlas.msa", "Ni_L3"),
+        ("eels_SrTiO3_TiL_OK_pyTEMlib.dm3", "O_K"), ("eels_SrTiO3_TiL_OK_pyTEMlib.dm3", "Ti_L3"),
+        ("eels_hBN_BK_NK_SI200_HLmulti_02_cal.dm3", "B_K"), ("eels_GaAs_GaL_AsL_atlas.msa", "Ga_L3"),
+        ("eels_GaAs_GaL_AsL_atlas.msa", "As_L3")]
+LOWLOSS = {"eels_hBN_BK_NK_SI200_HLmulti_02_cal.dm3": "eels_hBN_lowloss_LL_02_cal.msa"}
+
+
+def _run(real_dir, manifest, cases):
+    """(file, edge, R1 or None, r_err, reference R1) per case; None where the chain declined to answer."""
+    entries = {m["file"]: m for m in manifest}
+    rows = []
+    for name, edge in cases:
+        entry = entries[name]
+        ref = entry["shells"][edge][0]["r"]
+        spectrum = read_spectrum(real_dir / name)
+        lowloss = read_spectrum(real_dir / LOWLOSS[name]) if name in LOWLOSS else None
+        try:
+            res = analyze(spectrum, edge=edge, structure=entry["structure"], lowloss=lowloss)
+        except InputError:
+            rows.append((name, edge, None, None, ref))
+            continue
+        if not res["shells"]:
+            rows.append((name, edge, None, None, ref))
+            continue
+        s = res["shells"][0]
+        rows.append((name, edge, s["r"], s["r_err"], ref))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def xray_rows(real_dir, manifest):
+    return _run(real_dir, manifest, XRAY)
+
+
+@pytest.fixture(scope="module")
+def eels_rows(real_dir, manifest):
+    return _run(real_dir, manifest, EELS)
+
+
+def _stats(rows):
+    answered = [r for r in rows if r[2] is not None]
+    dev = [abs(r[2] - r[4]) for r in answered]
+    honest = [abs(r[2] - r[4]) <= 2 * r[3] for r in answered]
+    return answered, dev, honest
+
+
+def test_xray_first_shell_accuracy(xray_rows):
+    answered, dev, honest = _stats(xray_rows)
+    assert len(answered) >= 0.7 * len(xray_rows), xray_rows
+    assert statistics.median(dev) <= 0.015, xray_rows
+    assert sum(honest) >= 0.7 * len(answered), xray_rows
+
+
+def test_eels_first_shell_accuracy(eels_rows, xray_rows):
+    answered, dev, honest = _stats(eels_rows)
+    assert answered, eels_rows
+    assert statistics.median(dev) <= 0.05, eels_rows
+    assert sum(honest) >= 0.7 * len(answered), eels_rows
+    total = eels_rows + xray_rows
+    assert sum(r[2] is not None for r in total) >= 0.7 * len(total), total
+
+
+def test_near_edge_only_is_refused(real_dir):
+    spectrum = read_spectrum(real_dir / "eels_exspy_coreloss_360-770eV.msa")
+    with pytest.raises(InputError):
+        analyze(spectrum, edge="O_K", structure="MgO")
+
+
+def test_nn_not_available_and_chi_needs_edge(real_dir):
+    chi = read_spectrum(real_dir / "xas_Cu_K_foil_10K_reference_chi.chi")
+    with pytest.raises(InputError, match="neural-network"):
+        analyze(chi, edge="Cu_K", structure="Cu", method="nn")
+    if not chi.metadata.get("edge"):
+        with pytest.raises(InputError):
+            analyze(chi, structure="Cu")
+
+
+def test_report_and_json_contract(real_dir, tmp_path):
+    spectrum = read_spectrum(real_dir / "xas_Cu_K_foil_rt_2016.xdi")
+    res = analyze(spectrum, edge="Cu_K", structure="Cu", report_dir=tmp_path / "rep")
+    for key in ("edge", "structure", "method", "e0_ev", "k_range", "shells", "warnings", "n_independent",
+                "r_range", "t_lambda"):
+        assert key in res
+    assert res["edge"] == "Cu_K" and res["method"] == "fit"
+    s = res["shells"][0]
+    assert set(s) >= {"scatterer", "r", "r_err", "n", "n_err", "sigma2", "sigma2_err"}
+    assert [x["r"] for x in res["shells"]] == sorted(x["r"] for x in res["shells"])
+    json.dumps(res)  # JSON-serialisable
+    for f in ("index.html", "result.json", "spectrum.png", "chi_k.png", "chi_r.png"):
+        assert (tmp_path / "rep" / f).stat().st_size > 500
+    assert json.loads((tmp_path / "rep" / "result.json").read_text())["shells"][0]["r"] == s["r"]
+    text = format_analysis(res)
+    assert "Cu_K" in text and f"{s['r']:.3f}" in text

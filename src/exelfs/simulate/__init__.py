@@ -1,0 +1,25 @@
+"""Synthetic spectra: EXAFS chi(k) from FEFF paths (vectorised), disorder, EELS and X-ray forward models,
+seeded data sets.
+
+- ``chi_from_paths(paths, k, params)``: Larch's ff2chi for a whole batch of parameter sets at once.
+- ``disordered_ensemble`` / ``chi_from_distances`` / ``radial_distribution``: disordered clusters.
+- ``eels_spectrum(k, chi, EELSConfig(...))``: recorded core-loss (and low-loss) EELS spectrum.
+- ``xas_spectrum(k, chi, XASConfig(...))``: X-ray mu(E).
+- ``make_dataset(recipe, n, seed, out_path)`` / ``load_dataset(path)``: reproducible data sets.
+"""
+
+from .dataset import Recipe, load_dataset, make_dataset, simulate_batch
+from .disorder import (chi_from_distances, disordered_ensemble, neighbour_distances, radial_distribution,
+                       shell_statistics, strain, thermal_displacements)
+from .eels import EELSConfig, eels_spectrum, gain_profile, lowloss_kernel, lowloss_spectrum, rebin_counts
+from .exafs import chi_from_paths, path_tables, shell_to_path_params, ss_shells, standard_k
+from .xas import XASConfig, xas_spectrum
+
+__all__ = [
+    "chi_from_paths", "path_tables", "shell_to_path_params", "ss_shells", "standard_k",
+    "thermal_displacements", "strain", "neighbour_distances", "disordered_ensemble", "shell_statistics",
+    "chi_from_distances", "radial_distribution",
+    "EELSConfig", "eels_spectrum", "lowloss_spectrum", "lowloss_kernel", "rebin_counts", "gain_profile",
+    "XASConfig", "xas_spectrum",
+    "Recipe", "make_dataset", "simulate_batch", "load_dataset",
+]

@@ -1,0 +1,430 @@
+"""EELS forward model: from chi(k) to a recorded core-loss spectrum (and its low-loss spectrum).
+
+The chain, on a fine internal energy grid (true energy loss, eV):
+
+    single scattering  S(E) = A E^-r                                   power-law pre-edge background
+                            + sum_edges  sigma_edge(E) (1 + chi(k_edge(E)))   atomic edge x fine structure
+                            + white lines (Lorentzians at L3/L2 or M5/M4)     for 'Sharp peak' edges
+                            + other edges of the sample in the window
+    plural scattering  J(E) = S (*) LL(E),  LL = R (*) sum_n P_n(t/lambda) S_pl^{*n}   (Poisson weights)
+    detector           channel integration (channel width), calibration offset, Poisson noise, gain steps
+
+Atomic cross-sections: exspy's hydrogenic GOS (K and L shells; offline), cached per edge, beam energy and
+collection angle. Other shells (M, N) get an arctan step with a power-law decay. Every artefact has a switch
+and a range in :class:`EELSConfig`; a range (lo, hi) is drawn uniformly per spectrum (log-uniformly for
+counts), a number is used as is. The drawn values are stored in ``metadata['true']``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..edges.tables import all_edges, edge_entry, parse_edge
+from ..errors import InputError
+from ..spectrum import Spectrum
+from .exafs import KTOE
+
+Range = float | tuple  # a fixed value or a (lo, hi) range drawn uniformly per spectrum
+
+
+@dataclass
+class EELSConfig:
+    """Recipe of the EELS forward model. Energies eV, angles mrad; a tuple (lo, hi) is a drawn range."""
+
+    edge: str = "Cu_L3"  # absorber edge carrying the fine structure (El_EDGE)
+    e_before: float = 150.0  # window start below the onset, eV
+    e_after: float = 700.0  # window end above the onset, eV
+    beam_energy_kev: float = 200.0
+    collection_mrad: float = 20.0
+    convergence_mrad: float = 10.0
+    channel_width: Range = 0.5  # eV (0.1-2 typical)
+    # atomic edge shape and fine structure
+    fine_structure: bool = True
+    chi_scale: Range = 1.0  # multiplies chi (amplitude realism checks)
+    chi_taper_k: tuple = (0.5, 1.5)  # chi rises smoothly from 0 to full between these k (1/A)
+    edge_shift: Range = 0.0  # chemical shift of the onset, eV
+    l2_weight: Range = 0.5  # L2 : L3 edge step (statistical 1:2)
+    l1_weight: Range = 0.1  # L1 fine-structure weight relative to the L3 step (0 = none)
+    white_lines: bool | None = None  # None: where the edge table says 'Sharp peak'
+    white_line_height: Range = (1.0, 4.0)  # L3 white-line peak / L3 edge step
+    white_line_width: Range = (1.0, 3.0)  # Lorentzian FWHM, eV
+    white_line_ratio: Range = (1.8, 2.6)  # L3 : L2 (M5 : M4) white-line intensity
+    other_elements: tuple = ()  # elements whose edges in the window are added (e.g. ('O',))
+    other_edge_weight: Range = (0.2, 1.0)  # their step relative to the main edge step
+    # background
+    background: bool = True
+    background_r: Range = (2.0, 5.0)  # power-law exponent
+    background_ratio: Range = (0.3, 5.0)  # background just below onset / edge step (1/(jump ratio-1))
+    # plural scattering and resolution
+    plural_scattering: bool = True
+    t_lambda: Range = (0.0, 1.2)  # thickness / inelastic mean free path
+    plasmon_energy: Range = (10.0, 30.0)  # eV
+    plasmon_width: Range = (3.0, 10.0)  # Drude damping (FWHM of the loss function), eV
+    resolution: bool = True
+    resolution_fwhm: Range = (0.3, 2.0)  # Gaussian zero-loss FWHM, eV
+    # detector
+    noise: bool = True
+    counts: Range = (1e3, 1e6)  # expected counts per eV just below the onset (drawn log-uniformly);
+    # without a background: counts per eV of the edge 50 eV above the onset
+    calibration: bool = True
+    calibration_offset: Range = (-3.0, 3.0)  # recorded axis = true energy + offset, eV
+    gain_steps: bool = False
+    gain_segments: int = 4  # detector segments across the window (serial PEELS)
+    gain_jump: Range = (-0.05, 0.05)  # fractional jump at each segment boundary
+    lowloss: bool = True  # also return the matching low-loss spectrum
+    lowloss_range: tuple = (-20.0, 200.0)  # eV
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EELSConfig":
+        known = set(cls.__dataclass_fields__)
+        bad = set(d) - known
+        if bad:
+            raise InputError(f"unknown EELS config key(s) {sorted(bad)}; known: {sorted(known)}")
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
+def draw(value, rng, log: bool = False) -> float:
+    """A number, or a value drawn uniformly (log-uniformly) from a (lo, hi) range."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise InputError(f"a range must be (lo, hi), got {value}")
+        lo, hi = float(value[0]), float(value[1])
+        if log:
+            return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        return float(rng.uniform(lo, hi))
+    return float(value)
+
+
+# ----------------------------------------------------------------------------------------------------
+# atomic cross-sections
+
+
+@lru_cache(maxsize=64)
+def _hydrogenic_table(subshell: str, beam_energy_kev: float, collection_mrad: float):
+    """exspy's hydrogenic cross-section of a K or L shell on a 0.25 eV grid above the onset (cached).
+
+    Returns (energy eV, sigma arbitrary units) or None where exspy has no hydrogenic GOS (M, N shells).
+    exspy's hydrogenic L cross-section is the whole L2,3 (+L1) shell starting at the L3 onset.
+    """
+    element, shell = subshell.split("_")
+    if shell[0] not in "KL":
+        return None
+    name = f"{element}_{'K' if shell == 'K' else 'L3'}"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)
+            try:
+                from exspy.components import EELSCLEdge
+
+                comp = EELSCLEdge(name, GOS="hydrogenic")
+                comp.set_microscope_parameters(E0=beam_energy_kev, alpha=0.0, beta=collection_mrad,
+                                               energy_scale=0.25)
+                onset = comp.onset_energy.value
+                energy = onset + 0.25 * np.arange(int(3000 / 0.25))
+                sigma = np.asarray(comp.function(energy), float)
+            finally:
+                logging.disable(logging.NOTSET)
+    except Exception:  # exspy has no data for this element: fall back to the step model
+        return None
+    sigma = np.nan_to_num(sigma)
+    if not np.any(sigma > 0):
+        return None
+    return energy - onset, sigma
+
+
+def edge_shape(element: str, shell: str, energy, onset: float, beam_energy_kev: float,
+               collection_mrad: float) -> np.ndarray:
+    """Atomic cross-section of one edge on `energy` (eV), normalised to 1 at onset + 50 eV (edge step).
+
+    Hydrogenic (exspy) for K and L shells; an arctan step (1.5 eV wide) times (E/onset)^-3 otherwise."""
+    energy = np.asarray(energy, float)
+    tab = _hydrogenic_table(f"{element}_{shell}", float(beam_energy_kev), float(collection_mrad))
+    if tab is not None:
+        rel, sigma = tab
+        ref = float(np.interp(50.0, rel, sigma))
+        out = np.interp(energy - onset, rel, sigma / ref, left=0.0, right=0.0)
+        tail = energy - onset > rel[-1]
+        if np.any(tail):  # power-law continuation beyond the table
+            e1, e2 = onset + rel[-20], onset + rel[-1]
+            r = np.log(sigma[-20] / sigma[-1]) / np.log(e2 / e1)
+            out[tail] = sigma[-1] / ref * (energy[tail] / e2) ** -r
+        return out
+    step = 0.5 + np.arctan((energy - onset) / 1.5) / np.pi
+    return step * (np.maximum(energy, onset) / (onset + 50.0)) ** -3.0
+
+
+# ----------------------------------------------------------------------------------------------------
+# low loss and plural scattering
+
+
+def lowloss_kernel(de: float, n: int, t_lambda: float, plasmon_energy: float, plasmon_width: float,
+                   resolution_fwhm: float | None, beam_energy_kev: float = 200.0,
+                   collection_mrad: float = 20.0) -> np.ndarray:
+    """Normalised low-loss distribution (unit area) on energies de*i, i = 0..n-1, wrapped (FFT order).
+
+    Zero-loss peak (Gaussian of the resolution, or a delta) with weight exp(-t/lambda), plus the Poisson
+    series of plasmon losses: in Fourier space exp(t/lambda (S - 1)), S the single-plasmon distribution
+    (Drude loss function times the angular factor ln(1 + (beta/theta_E)^2), unit area). Hence
+    ln(I_total / I_zlp) = t/lambda exactly.
+    """
+    e = de * np.fft.fftfreq(n, 1.0 / n)  # signed energies, wrapped
+    pos = np.clip(e, 0.0, None)
+    gamma = plasmon_width
+    loss = pos * gamma * plasmon_energy**2 / ((pos**2 - plasmon_energy**2) ** 2 + (pos * gamma) ** 2)
+    theta_e = pos / (2.0 * beam_energy_kev * 1e3) * 1e3  # characteristic angle, mrad (non-relativistic)
+    with np.errstate(divide="ignore"):
+        angular = np.where(pos > 0, np.log1p((collection_mrad / np.maximum(theta_e, 1e-12)) ** 2), 0.0)
+    single = loss * angular
+    single[e <= 0] = 0.0
+    single /= single.sum()
+    spec = np.exp(t_lambda * (np.fft.rfft(single) - 1.0))
+    if resolution_fwhm:
+        sig = resolution_fwhm / 2.3548
+        f = np.fft.rfftfreq(n, de)
+        spec = spec * np.exp(-2.0 * (np.pi * f * sig) ** 2)
+    out = np.fft.irfft(spec, n)
+    return out / out.sum()
+
+
+def convolve_wrapped(signal: np.ndarray, kernel_wrapped: np.ndarray) -> np.ndarray:
+    """Linear convolution of `signal` with a wrapped kernel of the same length (energy shifts >= 0 mostly)."""
+    return np.fft.irfft(np.fft.rfft(signal) * np.fft.rfft(kernel_wrapped), signal.size)
+
+
+def _fast_len(n: int) -> int:
+    """An even FFT length >= n made of small primes (fast FFTs)."""
+    from scipy.fft import next_fast_len
+
+    m = next_fast_len(int(n), real=True)
+    while m % 2:
+        m = next_fast_len(m + 1, real=True)
+    return m
+
+
+def rebin_counts(fine_edges: np.ndarray, fine_counts: np.ndarray, new_edges: np.ndarray) -> np.ndarray:
+    """Counts in the bins `new_edges` from counts in the bins `fine_edges` (eV), conserving counts.
+
+    The cumulative count is interpolated linearly at the new edges (uniform density within a fine bin)."""
+    cum = np.concatenate([[0.0], np.cumsum(fine_counts, axis=-1)])
+    return np.diff(np.interp(new_edges, fine_edges, cum))
+
+
+def gain_profile(n: int, segments: int, jumps) -> np.ndarray:
+    """Multiplicative gain per channel: segment i+1 is (1 + jumps[i]) times segment i (serial PEELS)."""
+    gain = np.ones(n)
+    bounds = np.linspace(0, n, segments + 1).round().astype(int)[1:-1]
+    for b, j in zip(bounds, jumps):
+        gain[b:] *= 1.0 + j
+    return gain
+
+
+# ----------------------------------------------------------------------------------------------------
+# the forward model
+
+
+def _chi_on_energy(k, chi, energy, e_edge, taper):
+    """chi(k) interpolated at k = sqrt((E - e_edge)/KTOE), tapered in on (taper k1, k2); 0 below e_edge."""
+    if chi is None:
+        return np.zeros_like(energy)
+    kk = np.sqrt(np.clip(energy - e_edge, 0.0, None) / KTOE)
+    out = np.interp(kk, k, chi, left=0.0, right=0.0)
+    k1, k2 = taper
+    ramp = np.clip((kk - k1) / max(k2 - k1, 1e-6), 0.0, 1.0)
+    return out * np.sin(0.5 * np.pi * ramp) ** 2 * (energy > e_edge)
+
+
+def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, seed=None, rng=None,
+                  title: str = "synthetic EELS"):
+    """A synthetic core-loss EELS spectrum with fine structure chi(k) on the absorber edge.
+
+    k, chi: chi(k) of the absorber (1/angstrom); None for a bare atomic edge.
+    config: :class:`EELSConfig` (or its dict); drawn values land in ``metadata['true']``.
+    seed / rng: randomness (numpy Generator); the same seed gives the same spectrum.
+    Returns a Spectrum (kind 'eels', counts per channel), or (core_loss, low_loss) when config.lowloss.
+    """
+    cfg = config if isinstance(config, EELSConfig) else EELSConfig.from_dict(config or {})
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    element, shell = parse_edge(cfg.edge)
+    entry = edge_entry(element, shell)
+    onset_tab = entry.energy
+    if onset_tab is None:
+        raise InputError(f"no onset energy known for {cfg.edge}")
+    if k is not None:
+        k = np.asarray(k, float)
+        chi = np.asarray(chi, float)
+        if chi.shape != k.shape:
+            raise InputError("chi must be a single chi(k) on the k grid given")
+    true: dict = {"edge": cfg.edge}
+    shift = draw(cfg.edge_shift, rng)
+    onset = onset_tab + shift
+    true["onset_ev"] = onset
+    width = draw(cfg.channel_width, rng)
+    true["channel_width"] = width
+    fwhm = draw(cfg.resolution_fwhm, rng) if cfg.resolution else 0.0
+    true["resolution_fwhm"] = fwhm
+    t_lambda = draw(cfg.t_lambda, rng) if cfg.plural_scattering else 0.0
+    ep = draw(cfg.plasmon_energy, rng)
+    gp = draw(cfg.plasmon_width, rng)
+    true.update(t_lambda=t_lambda, plasmon_energy=ep, plasmon_width=gp)
+    offset = draw(cfg.calibration_offset, rng) if cfg.calibration else 0.0
+    true["calibration_offset"] = offset
+
+    # recorded channels (axis labels) and the fine grid of true energies that feeds them
+    e_lo, e_hi = max(onset_tab - cfg.e_before, 0.3 * onset_tab), onset_tab + cfg.e_after
+    nchan = int(np.floor((e_hi - e_lo) / width)) + 1
+    axis = e_lo + width * np.arange(nchan)
+    de = min(0.1, width / 4.0, max(fwhm, 0.2) / 4.0)
+    ext_lo = 5.0 * fwhm + 5.0  # energies below the window that feed it through the resolution tail
+    ext_hi = (cfg.lowloss_range[1] if cfg.plural_scattering else 0.0) + 5.0 * fwhm + 5.0
+    f_lo = e_lo - width - abs(offset) - ext_hi  # plural scattering moves intensity upwards: start lower
+    f_lo = max(f_lo, 0.3 * e_lo, 1.0)  # never down to zero loss, where the power law diverges
+    f_hi = e_hi + width + abs(offset) + ext_lo
+    nfine = _fast_len(int(np.ceil((f_hi - f_lo) / de)))
+    fe = f_lo + de * (np.arange(nfine) + 0.5)  # fine-bin centres (true energy)
+
+    # single-scattering distribution, per eV
+    sigma_main = np.zeros(nfine)
+    chi_scale = draw(cfg.chi_scale, rng)
+    true["chi_scale"] = chi_scale
+    fs = cfg.fine_structure and chi is not None
+    kk, cc = (k, chi * chi_scale) if fs else (None, None)
+    if shell in ("L3", "L2", "L23"):
+        e3 = onset
+        e2 = edge_entry(element, "L2").energy + shift
+        w2 = draw(cfg.l2_weight, rng)
+        base = edge_shape(element, "L3", fe, e3, cfg.beam_energy_kev, cfg.collection_mrad)
+        base2 = edge_shape(element, "L3", fe - (e2 - e3), e3, cfg.beam_energy_kev, cfg.collection_mrad)
+        sigma_main = (base * (1 + _chi_on_energy(kk, cc, fe, e3, cfg.chi_taper_k))
+                      + w2 * base2 * (1 + _chi_on_energy(kk, cc, fe, e2, cfg.chi_taper_k))) / (1 + w2)
+        fine_part = sigma_main - (base + w2 * base2) / (1 + w2)
+        true.update(l3_ev=e3, l2_ev=e2, l2_weight=w2)
+        w1 = draw(cfg.l1_weight, rng)
+        try:
+            e1 = edge_entry(element, "L1").energy + shift
+        except InputError:
+            e1 = None
+        if e1 is not None and w1 > 0 and fs:
+            l1_part = w1 * edge_shape(element, "L3", fe - (e1 - e3), e3, cfg.beam_energy_kev,
+                                      cfg.collection_mrad) * _chi_on_energy(kk, cc, fe, e1, cfg.chi_taper_k)
+            sigma_main += l1_part
+            fine_part += l1_part
+            true.update(l1_ev=e1, l1_weight=w1)
+        partner = ("L2", e2)
+    else:
+        base = edge_shape(element, shell, fe, onset, cfg.beam_energy_kev, cfg.collection_mrad)
+        fine_part = base * _chi_on_energy(kk, cc, fe, onset, cfg.chi_taper_k)
+        sigma_main = base + fine_part
+        partner = None
+        if shell in ("M5", "M3", "N5"):
+            nxt = {"M5": "M4", "M3": "M2", "N5": "N4"}[shell]
+            try:
+                partner = (nxt, edge_entry(element, nxt).energy + shift)
+            except InputError:
+                partner = None
+            if partner is not None:
+                sigma_main += 0.67 * edge_shape(element, nxt, fe, partner[1], cfg.beam_energy_kev,
+                                                cfg.collection_mrad)
+    white = cfg.white_lines if cfg.white_lines is not None else (entry.threshold == "Sharp peak")
+    if white:
+        height = draw(cfg.white_line_height, rng)
+        gam = draw(cfg.white_line_width, rng)
+        ratio = draw(cfg.white_line_ratio, rng)
+        peaks = [(onset + 0.5 * gam, height)]
+        if partner is not None:
+            peaks.append((partner[1] + 0.5 * gam, height / ratio))
+        for pos, h in peaks:
+            sigma_main += h / (1.0 + ((fe - pos) / (0.5 * gam)) ** 2)
+        true.update(white_line_height=height, white_line_width=gam, white_line_ratio=ratio)
+    ssd = sigma_main
+    others = []
+    for el in cfg.other_elements:
+        for ent in all_edges(f_lo + ext_hi, f_hi):
+            if ent.element != el or ent.relevance != "Major" or ent.name == cfg.edge:
+                continue
+            wgt = draw(cfg.other_edge_weight, rng)
+            ssd = ssd + wgt * edge_shape(el, ent.edge, fe, ent.energy, cfg.beam_energy_kev, cfg.collection_mrad)
+            others.append({"edge": ent.name, "onset_ev": ent.energy, "weight": wgt})
+    true["other_edges"] = others
+    if cfg.background:
+        r = draw(cfg.background_r, rng)
+        ratio_bg = draw(cfg.background_ratio, rng)
+        amp = ratio_bg * onset**r  # background = ratio_bg edge steps at the onset
+        ssd = ssd + amp * fe ** (-r)
+        true.update(background_r=r, background_ratio=ratio_bg)
+
+    # plural scattering + resolution (the zero-loss peak carries the resolution)
+    if cfg.plural_scattering or cfg.resolution:
+        kern = lowloss_kernel(de, nfine, t_lambda, ep, gp, fwhm or None, cfg.beam_energy_kev,
+                              cfg.collection_mrad)
+        recorded = convolve_wrapped(ssd, kern)
+    else:
+        recorded = ssd.copy()
+    recorded = np.clip(recorded, 0.0, None)
+
+    # counts scale: expected counts per eV just below the onset
+    # (without a background: counts per eV of the edge at onset + 50 eV); the scale comes from the smooth
+    # model without fine structure, so that chi does not change the normalisation
+    level = draw(cfg.counts, rng, log=True)
+    if cfg.background:
+        ref_sel = (fe > onset_tab - 15) & (fe < onset_tab - 5)
+    else:
+        ref_sel = (fe > onset + 45) & (fe < onset + 55)
+    smooth = ssd - fine_part
+    ref = float(np.mean(smooth[ref_sel])) if np.any(ref_sel) else 0.0
+    if not ref > 0:
+        ref = float(np.max(recorded)) or 1.0
+    dens = recorded * (level / ref)  # counts per eV
+    true["counts_per_ev"] = level
+    fine_edges = f_lo + de * np.arange(nfine + 1)
+    chan_edges = np.concatenate([axis - width / 2, [axis[-1] + width / 2]]) - offset
+    expected = rebin_counts(fine_edges, dens * de, chan_edges)
+    expected = np.clip(expected, 0.0, None)
+    counts = rng.poisson(expected).astype(float) if cfg.noise else expected
+    if cfg.gain_steps and cfg.gain_segments > 1:
+        jumps = [draw(cfg.gain_jump, rng) for _ in range(cfg.gain_segments - 1)]
+        counts = counts * gain_profile(nchan, cfg.gain_segments, jumps)
+        true["gain_jumps"] = jumps
+    md = {"true": true, "config": cfg.to_dict(), "synthetic": True, "element": element, "edge": shell}
+    core = Spectrum(energy=axis, intensity=counts, kind="eels", source="exelfs.simulate", title=title,
+                    beam_energy_kev=cfg.beam_energy_kev, convergence_mrad=cfg.convergence_mrad,
+                    collection_mrad=cfg.collection_mrad, metadata=md)
+    if not cfg.lowloss:
+        return core
+    return core, lowloss_spectrum(t_lambda, ep, gp, fwhm, width, offset, cfg, rng, level * 1e4)
+
+
+def lowloss_spectrum(t_lambda, plasmon_energy, plasmon_width, resolution_fwhm, width, offset,
+                     cfg: EELSConfig, rng, total_counts: float = 1e8) -> Spectrum:
+    """The low-loss spectrum matching a core-loss simulation (same t/lambda, plasmon, resolution, axis)."""
+    lo, hi = cfg.lowloss_range
+    nchan = int(np.floor((hi - lo) / width)) + 1
+    axis = lo + width * np.arange(nchan)
+    de = min(0.05, width / 4.0, max(resolution_fwhm, 0.2) / 4.0)
+    span = (hi - lo) + 2 * width + 2 * abs(offset) + 10.0 + 200.0
+    n = _fast_len(int(np.ceil(span / de)))
+    kern = lowloss_kernel(de, n, t_lambda, plasmon_energy, plasmon_width, resolution_fwhm or None,
+                          cfg.beam_energy_kev, cfg.collection_mrad)
+    # unwrap: fine-bin centres at energies i*de (i >= 0) and negative ones at the end
+    e = de * np.fft.fftfreq(n, 1.0 / n)
+    order = np.argsort(e)
+    centres, dens = e[order], kern[order] * total_counts
+    fine_edges = np.concatenate([centres - de / 2, [centres[-1] + de / 2]])
+    chan_edges = np.concatenate([axis - width / 2, [axis[-1] + width / 2]]) - offset
+    expected = rebin_counts(fine_edges, dens, chan_edges)
+    expected = np.clip(expected, 0.0, None)
+    counts = rng.poisson(expected).astype(float) if cfg.noise else expected
+    md = {"true": {"t_lambda": t_lambda, "plasmon_energy": plasmon_energy, "plasmon_width": plasmon_width,
+                   "resolution_fwhm": resolution_fwhm, "calibration_offset": offset, "total_counts": total_counts},
+          "synthetic": True}
+    return Spectrum(energy=axis, intensity=counts, kind="eels", source="exelfs.simulate", title="synthetic low loss",
+                    beam_energy_kev=cfg.beam_energy_kev, convergence_mrad=cfg.convergence_mrad,
+                    collection_mrad=cfg.collection_mrad, metadata=md)

@@ -180,3 +180,18 @@ def test_cli(tmp_path, capsys):
     assert main(["structure", "Xx"]) == 2
     assert "error" in capsys.readouterr().err
     assert main(["structure", "MgO", "--absorber", "Cu"]) == 2
+
+
+@pytest.mark.parametrize("elements, spec", [(["Mg", "O"], "MgO"), (["O", "Ni"], "NiO"), (["Ti", "O"], "TiO2"),
+                                            (["B", "N"], "BN"), (["Sr", "Ti", "O"], "SrTiO3"),
+                                            (["Ga", "As"], "GaAs"), (["Cu"], "Cu")])
+def test_spec_for_identified_elements(elements, spec):
+    """A sample known only by the elements of its edges gets the composition AMCSD refines most."""
+    from exelfs.structure import spec_for_elements
+    assert spec_for_elements(elements) == spec
+
+
+def test_spec_for_elements_without_compound():
+    from exelfs.structure import spec_for_elements
+    with pytest.raises(InputError):
+        spec_for_elements(["Xe", "Pt"])

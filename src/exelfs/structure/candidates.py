@@ -86,6 +86,20 @@ def _propose_cached(spec: str) -> tuple[StructureCandidate, ...]:
     return tuple(out)
 
 
+def spec_for_elements(elements) -> str:
+    """The structure spec for a sample known only by its elements (e.g. those whose edges were identified
+    in a spectrum): the element itself, or the composition of those elements most often refined in AMCSD.
+    InputError when AMCSD holds no compound of exactly these elements."""
+    elements = sorted(set(elements))
+    if len(elements) == 1:
+        return elements[0]
+    found = db.compositions(elements)
+    if not found:
+        raise InputError(f"no compound of exactly {', '.join(elements)} in Larch's AMCSD database: give the "
+                         "structure (--structure SPEC: a formula or a CIF file).")
+    return found[0][0]
+
+
 def reference_atoms(spec) -> Atoms:
     """The best candidate's periodic ase.Atoms (a copy) for SPEC; an ase.Atoms passes through."""
     if isinstance(spec, Atoms):

@@ -306,6 +306,18 @@ def matching_entries(target: dict[str, float], tol: float = 0.02) -> list[AmcsdE
     return out
 
 
+def compositions(elements) -> list[tuple[str, int]]:
+    """Compositions AMCSD holds for exactly these elements: [(reduced formula, number of entries)], the
+    most often refined first (a proxy for the commonest compound: {Mg, O} -> MgO before MgO2)."""
+    tally: dict[str, int] = {}
+    for e in amcsd_entries(frozenset(elements)):
+        if e.model or stoich_deviation(e.counts) > 0.02:   # computed models and non-stoichiometric phases
+            continue
+        name = reduced_formula(e.counts)
+        tally[name] = tally.get(name, 0) + 1
+    return sorted(tally.items(), key=lambda kv: -kv[1])
+
+
 def find_mineral(name: str) -> list[AmcsdEntry]:
     """Entries of a mineral name (case-insensitive), e.g. 'rutile', 'periclase', 'graphite'."""
     rows = _connection().execute(

@@ -8,18 +8,28 @@ Method (energies in eV throughout):
   extrapolation (``delta``, the log of the jump ratio) measures how much signal starts at E. It is
   divided by its uncertainty (the noise of the data, estimated from the channel-to-channel scatter,
   plus the misfit of the pre-edge fit), and the resulting t-values are rescaled by their own robust
-  spread over the whole spectrum so that correlated noise (detector point-spread) and fine structure
-  do not read as significant: ``z``. Edges are local maxima of z above a threshold with a minimum
-  relative jump, separated by at least a post-edge window.
+  spread over the whole spectrum so that fine structure does not read as significant: ``z``. The noise
+  is scaled for the detector's point-spread (channel-to-channel scatter underestimates the noise of
+  means over many channels: :func:`correlated_noise_factor`), and where one edge fills most of a short
+  spectrum the spread of t is not taken from that edge (:func:`_t_spread`). Edges are local maxima of
+  z above a threshold with a minimum relative jump, separated by at least a post-edge window, and
+  significant also against the fine structure around them (:func:`_local_spread`, e.g. the EXELFS of a
+  stronger edge just below).
+* Edges in the tail of another (e.g. Cr L3 43 eV above O K), whose normal pre-edge window straddles that
+  edge: a second pass with the pre-edge window starting after the edge below has settled; they must be
+  sharp (a step or a white line) and jump by a good part of the edge below (:func:`_edges_in_tails`).
+* Onsets: where the edge signal first stays above 20 % of its first maximum; for delayed edges (slow
+  rise, e.g. Ga L3) the knee of a ramp fitted to the lower part of the rise (:func:`_ramp_onset`).
 * Spectra that are not positive (background already removed) and X-ray mu(E) are handled the same
   way on a linear intensity scale (a straight pre-edge line in E), ``delta`` then being the excess as
   a fraction of the spectrum's range.
 
 Windows scale with the energy (edges get broader and more delayed at higher energy): pre-edge
 ``clip(0.08 E, 15, 120)`` eV, post-edge ``clip(0.04 E, 8, 60)`` eV, each at least a few channels.
-The zero-loss/low-loss region below 50 eV, the first/last few channels, empty placeholder channels
-and spliced acquisitions (a jump up by more than ``SPLICE_RATIO`` within a few channels, with the
-data below it not continuing as a decaying background) are excluded and reported as warnings.
+The zero-loss/low-loss region below 50 eV, the first/last few channels, empty placeholder channels,
+channels where the counts run out at the high-energy end, and spliced acquisitions (a jump up by more
+than ``SPLICE_RATIO`` within a few channels, unless it stays below ``SPLICE_EDGE_MAX`` with the data
+below it a decaying power law: a strong edge) are excluded and reported as warnings.
 """
 
 from __future__ import annotations
@@ -33,10 +43,13 @@ from ..spectrum import Spectrum
 
 LOW_LOSS_EV = 50.0  # EELS: nothing below this is a core-loss edge (zero loss, plasmons)
 EDGE_CHANNELS = 3  # channels dropped at each end (often placeholders or overflow counters)
-SPLICE_RATIO = 8.0  # a rise by this factor within a few channels is an acquisition splice, not an edge
+SPLICE_RATIO = 8.0  # a rise by this factor within a few channels is an acquisition splice, not an edge...
+SPLICE_EDGE_MAX = 40.0  # ...unless it stays below this and the data below decay like a power law (a strong edge)
 Z_MIN = 5.0  # detection threshold on the robust significance z
 DELTA_MIN_LOG = 0.015  # minimum jump, log(I_post / I_extrapolated) (1.5 %)
 MISFIT_WEIGHT = 0.25  # fraction of the pre-edge fit's systematic misfit (variance) counted as extrapolation error
+RAMP_LEVEL = 0.2  # a delayed edge's onset ramp is fitted up to this fraction of its maximum
+TAIL_JUMP_FRACTION = 0.3  # an edge in the tail of another must jump by at least this fraction of that one's jump
 DELTA_MIN_LIN = 0.04  # minimum jump as a fraction of the spectrum's range (linear mode)
 
 
@@ -87,6 +100,7 @@ class DetectedEdge:
     peak_ratio: float  # early maximum of the excess / its later mean (white-line strength)
     rise_ev: float  # energy from onset to the maximum of the smoothed excess, eV
     peak_ev: float  # energy of the maximum of the smoothed excess, eV
+    floor_ev: float | None = None  # its pre-edge window was cut to start here (in the tail of an edge below)
 
 
 def _as_single(spectrum: Spectrum) -> Spectrum:
@@ -119,6 +133,15 @@ def prepare(spectrum: Spectrum) -> Prepared:
     if hi - lo < 20:
         raise InputError("the spectrum has too few valid channels (above the low-loss region) to look for edges")
     positive = inten[lo:hi] > 0
+    if kind == "eels" and positive.mean() <= 0.995:
+        # counts that run out towards the high-energy end (a steep background recorded with few counts):
+        # the usable part is where they do not, on the log scale
+        end = _counts_run_out(positive)
+        if end is not None and end >= 40:
+            warnings.append(f"ignored the channels above {energy[lo + end]:.0f} eV: too few counts (empty "
+                            "channels) to follow the background there")
+            hi = lo + end
+            positive = positive[:end]
     mode = "log" if (kind == "eels" and positive.mean() > 0.995) else "linear"
     if kind == "eels" and mode == "log":
         new_lo = _after_splice(energy, inten, lo, hi)
@@ -141,6 +164,26 @@ def prepare(spectrum: Spectrum) -> Prepared:
         p_lo, p_hi = np.percentile(inten, [2, 98])
         scale = float(p_hi - p_lo) or 1.0
     return Prepared(energy, signal, inten, mode, kind, scale, warnings)
+
+
+def _counts_run_out(positive) -> int | None:
+    """Where a spectrum whose channels are positive in its lower part starts having empty (<= 0)
+    channels for good: the first channel of the first 20-channel stretch with more than 10 % of them,
+    provided 98 % of the channels below it are positive. None otherwise (e.g. a spectrum with its
+    background subtracted, non-positive all over)."""
+    n = positive.size
+    if n < 40:
+        return None
+    bad = np.concatenate([[0], np.cumsum(~positive)])
+    w = 20
+    frac = (bad[w:] - bad[:-w]) / w
+    over = np.flatnonzero(frac > 0.1)
+    if over.size == 0:
+        return None
+    end = int(over[0])
+    if end < 20 or bad[end] > 0.02 * end:
+        return None
+    return end
 
 
 def _uniform(energy, inten):
@@ -198,12 +241,33 @@ def _after_splice(energy, inten, lo, hi):
     big = np.flatnonzero(rise > np.log(SPLICE_RATIO))
     # only in the first half: a splice late in the spectrum would leave nothing useful anyway
     big = big[big < y.size // 2]
+    # a strong edge (jump ratio up to ~SPLICE_EDGE_MAX, e.g. the O K or C K of a thin film) on a
+    # decaying power-law background is not a splice
+    if big.size:
+        runs = np.split(big, np.flatnonzero(np.diff(big) > 1) + 1)  # each rise: judged from where it starts
+        big = np.concatenate([r for r in runs if not _edge_like_rise(energy[lo:hi], y, int(r[0]), m)]
+                             or [np.array([], int)])
     if big.size == 0:
         return lo
     j = big[-1] + m
     # continue to the top of the rise
     top = j + int(np.argmax(y[j:j + 2 * m + 1]))
     return lo + top + 1
+
+
+def _edge_like_rise(energy, y, i, m) -> bool:
+    """Whether a rise of log intensity y starting at channel i (over m channels) could be a core-loss
+    edge: at most x SPLICE_EDGE_MAX above y[i] over the next 3 m channels, with a decaying power-law
+    background (log-log slope below -0.5, a straight line within the noise) over the 10+ channels below
+    it."""
+    if np.max(y[i:i + 3 * m + 1]) - y[i] > np.log(SPLICE_EDGE_MAX) or i < 10:
+        return False
+    sel = slice(max(0, i - max(20, 2 * m)), i + 1)
+    x, v = np.log(energy[sel]), y[sel]
+    coef = np.polyfit(x, v, 1)
+    resid = v - np.polyval(coef, x)
+    noise = float(np.median(np.abs(np.diff(v)))) + 1e-12
+    return coef[0] < -0.5 and float(np.std(resid)) < 3.0 * noise + 0.02
 
 
 def _window_bounds(energy, left_e, right_e):
@@ -227,21 +291,37 @@ def noise_of(signal):
     return np.maximum(sig, floor)
 
 
-def edge_profile(prep: Prepared) -> Profile:
-    """Jump (delta) and robust significance (z) of an edge starting at each channel."""
+def edge_profile(prep: Prepared, floor=None, k_factor: float | None = None) -> Profile:
+    """Jump (delta) and robust significance (z) of an edge starting at each channel.
+
+    ``floor`` (eV, per channel, optional): the pre-edge window never starts below it (so that the
+    background under an edge in the tail of another is fitted on that tail only); ``k_factor``: use this
+    spread of the t-values instead of estimating it."""
     e = prep.energy
     x = np.log(e) if prep.mode == "log" else (e - e.mean()) / (np.ptp(e) or 1.0)
     y = prep.signal
     x0, y0 = x.mean(), y.mean()
     xc, yc = x - x0, y - y0
     cum = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones_like(xc), xc, yc, xc * xc, xc * yc, yc * yc)]
-    noise = noise_of(y)
+    # channel-to-channel scatter underestimates the noise of means over many channels where the detector
+    # spreads counts over neighbouring channels: scale it by the inflation measured at ~2 eV blocks
+    # (EELS counts only: X-ray mu(E) is smooth, often interpolated, and has no such detector)
+    k_noise = max(correlated_noise_factor(y, float(np.median(np.diff(e)))), 1.0)
+    noise = noise_of(y) * (k_noise if prep.kind == "eels" else 1.0)
     cnoise2 = np.concatenate([[0.0], np.cumsum(noise ** 2)])
     de = np.median(np.diff(e))
     gap = np.maximum(de, 0.5)
     wpre = np.maximum(pre_window(e), 8 * de)
     wpost = np.maximum(post_window(e), 5 * de)
-    a, b = _window_bounds(e, e - gap - wpre, e - gap)
+    left = e - gap - wpre
+    min_pre = 0.4 * wpre
+    if floor is not None:
+        floor = np.asarray(floor, float)
+        cut = floor > left
+        left = np.where(cut, floor, left)
+        # a shortened window: enough for a local power law, not less than a few eV
+        min_pre = np.where(cut, np.maximum(np.minimum(min_pre, 8.0), 6 * de), min_pre)
+    a, b = _window_bounds(e, left, e - gap)
     c, d = _window_bounds(e, e, e + wpost)
 
     def sums(lo, hi):
@@ -249,7 +329,7 @@ def edge_profile(prep: Prepared) -> Profile:
 
     n, sx, sy, sxx, sxy, syy = sums(a, b)
     m, px, py, _, _, _ = sums(c, d)
-    valid = (n >= 5) & (m >= 3) & ((b - a) * de >= 0.4 * wpre) & ((d - c) * de >= 0.6 * wpost)
+    valid = (n >= 5) & (m >= 3) & ((b - a) * de >= min_pre) & ((d - c) * de >= 0.6 * wpost)
     n_ = np.where(valid, n, 10.0)
     m_ = np.where(valid, m, 10.0)
     sxx_c = sxx - sx * sx / n_
@@ -270,12 +350,8 @@ def edge_profile(prep: Prepared) -> Profile:
            + MISFIT_WEIGHT * systematic2 + noise_post2 / m_)
     t = np.where(valid, excess / np.sqrt(var), 0.0)
     delta = np.where(valid, excess / prep.scale, 0.0)
-    tv = t[valid]
-    if tv.size > 20:
-        k = 1.4826 * np.median(np.abs(tv - np.median(tv)))
-    else:
-        k = 1.0
-    k = max(float(k), 1.0)
+    k = (_t_spread(e, t, valid, wpre, wpost, 1.0 if prep.kind == "eels" else k_noise)
+         if k_factor is None else float(k_factor))
     if prep.mode == "log":
         slope_out = slope
     else:
@@ -285,7 +361,51 @@ def edge_profile(prep: Prepared) -> Profile:
                    noise, k)
 
 
-def _excess_curve(prep: Prepared, e_at: float, linear: bool = False):
+def _t_spread(e, t, valid, wpre, wpost, k_edge_dominated: float) -> float:
+    """Spread of the t-values of noise and fine structure alone (>= 1): correlated noise and fine
+    structure inflate it above 1.
+
+    The robust spread (MAD) of t over the spectrum, leaving out the channels whose windows straddle the
+    strongest edge (in a short spectrum it can fill half of them and its t-values are no measure of the
+    noise). Where it fills most of the spectrum (fine channels, e.g. 2048 x 0.1 eV, its pre- and
+    post-edge windows covering more than 3/4 of the channels) ``k_edge_dominated`` stands in: 1 for EELS,
+    whose noise is already scaled for the detector's correlation (:func:`correlated_noise_factor`), that
+    correlation factor for X-ray data."""
+    n_valid = int(valid.sum())
+    if n_valid <= 20:
+        return 1.0
+    tv = t[valid]
+    i = int(np.flatnonzero(valid)[np.argmax(tv)])
+    zone = (e >= e[i] - 1.2 * wpost[i]) & (e <= e[i] + 1.2 * wpre[i] + wpost[i])
+    rest = valid & ~zone
+    if t[i] >= Z_MIN * k_edge_dominated:
+        if np.count_nonzero(rest) < max(30, 0.25 * n_valid):
+            return k_edge_dominated
+        tv = t[rest]
+    return max(1.4826 * float(np.median(np.abs(tv - np.median(tv)))), 1.0)
+
+
+def correlated_noise_factor(signal, channel: float) -> float:
+    """How much the noise of means over a few eV exceeds white noise of the channel-to-channel scatter.
+
+    Robust spread of second differences of block means (blocks of m channels, ~2 eV) against the
+    white-noise expectation from single channels; 1 for independent channels, >1 with a detector
+    point-spread. Robust (medians), so edges and fine structure barely count."""
+    y = np.asarray(signal, float)
+    m = int(np.clip(round(2.0 / max(channel, 1e-6)), 2, 16))
+    d1 = y[2:] - 2 * y[1:-1] + y[:-2]
+    s1 = 1.4826 * float(np.median(np.abs(d1))) / np.sqrt(6.0)
+    n = y.size - 3 * m + 1
+    if n < 20 or s1 <= 0:
+        return 1.0
+    c = np.concatenate([[0.0], np.cumsum(y)])
+    i = np.arange(n)
+    dm = (c[i + m] - c[i] - 2 * (c[i + 2 * m] - c[i + m]) + c[i + 3 * m] - c[i + 2 * m]) / m
+    sm = 1.4826 * float(np.median(np.abs(dm))) / np.sqrt(6.0 / m)
+    return float(sm / s1)
+
+
+def _excess_curve(prep: Prepared, e_at: float, linear: bool = False, floor: float | None = None):
     """Data minus the background extrapolated from the pre-edge window below e_at, on the prepared axis.
 
     Log mode: log(I / background) by default; with ``linear``, (I - background) / background(e_at), the
@@ -294,7 +414,7 @@ def _excess_curve(prep: Prepared, e_at: float, linear: bool = False):
     e = prep.energy
     gap = max(np.median(np.diff(e)), 0.5)
     wpre = max(float(pre_window(e_at)), 8 * np.median(np.diff(e)))
-    sel = (e >= e_at - gap - wpre) & (e < e_at - gap)
+    sel = (e >= max(e_at - gap - wpre, floor if floor is not None else -np.inf)) & (e < e_at - gap)
     if sel.sum() < 5:
         return None
     x = np.log(e) if prep.mode == "log" else e
@@ -310,7 +430,7 @@ def _smooth(y, width_ch):
     return gaussian_filter1d(y, max(width_ch, 0.5), mode="nearest")
 
 
-def characterise(prep: Prepared, e_det: float, z: float, delta: float) -> DetectedEdge:
+def characterise(prep: Prepared, e_det: float, z: float, delta: float, floor: float | None = None) -> DetectedEdge:
     """Refine the onset of an edge detected near e_det and classify its shape.
 
     Shapes, from the edge signal (data minus extrapolated background, on a linear scale):
@@ -321,9 +441,11 @@ def characterise(prep: Prepared, e_det: float, z: float, delta: float) -> Detect
     e = prep.energy
     de = float(np.median(np.diff(e)))
     pw = float(post_window(e_det))
-    fallback = DetectedEdge(float(e_det), float(z), float(delta), "abrupt", 1.0, 0.0, float(e_det))
+    fallback = DetectedEdge(float(e_det), float(z), float(delta), "abrupt", 1.0, 0.0, float(e_det), floor)
     e_fit = e_det - 0.5 * pw
-    r = _excess_curve(prep, e_fit, linear=True)
+    if floor is not None:
+        e_fit = max(e_fit, min(e_det, floor + 6 * de + max(de, 0.5)))
+    r = _excess_curve(prep, e_fit, linear=True, floor=floor)
     if r is None:
         return fallback
     span = max(3.0 * pw, 30.0)
@@ -338,7 +460,7 @@ def characterise(prep: Prepared, e_det: float, z: float, delta: float) -> Detect
     top = rs[i_peak]
     # onset: the earliest channel before the first maximum from which the excess stays clearly up
     # (above 20 % of that maximum and the noise, never falling back to the background on the way)
-    pre = (e >= e_det - float(pre_window(e_det))) & (e < e_fit)
+    pre = (e >= max(e_det - float(pre_window(e_det)), floor or -np.inf)) & (e < e_fit)
     noise = 1.4826 * float(np.median(np.abs(rs[pre] - np.median(rs[pre])))) if pre.sum() > 5 else 0.0
     hi_thr, lo_thr = max(0.2 * top, 4 * noise), max(0.05 * top, 2 * noise)
     i = i_peak
@@ -348,7 +470,7 @@ def characterise(prep: Prepared, e_det: float, z: float, delta: float) -> Detect
             break
     while i > idx[0] and rs[i] > hi_thr:
         i -= 1
-    onset = e[i] if (i == idx[0] or rs[i + 1] <= rs[i]) else float(
+    onset = e[i] if (i == idx[0] or i + 1 >= e.size or rs[i + 1] <= rs[i]) else float(
         np.interp(hi_thr, [rs[i], rs[i + 1]], [e[i], e[i + 1]]))
     if prep.kind == "xas":
         # X-ray convention: E0 at the steepest rise of mu(E) near the detected position
@@ -359,7 +481,7 @@ def characterise(prep: Prepared, e_det: float, z: float, delta: float) -> Detect
     # shape: the early maximum against the later level
     after = (e >= onset) & (e <= onset + span)
     if after.sum() < 5:
-        return DetectedEdge(float(onset), float(z), float(delta), "abrupt", 1.0, 0.0, float(e[i_peak]))
+        return DetectedEdge(float(onset), float(z), float(delta), "abrupt", 1.0, 0.0, float(e[i_peak]), floor)
     ea, ra = e[after], rs[after]
     rb = _smooth(r, 3.0 / de)[after]
     late = rb[(ea >= onset + 0.5 * span)]
@@ -380,8 +502,62 @@ def characterise(prep: Prepared, e_det: float, z: float, delta: float) -> Detect
         shape = "delayed"
     else:
         shape = "abrupt"
+    if shape == "delayed" and prep.kind == "eels":
+        # a slow rise crosses any threshold late: the onset is where a ramp fitted to the lower half of
+        # the rise meets the background
+        ramp = _ramp_onset(e, r, e_fit, onset, float(rb[i_max]), de)
+        if ramp is not None and onset - pw <= ramp < onset:
+            rise += onset - ramp
+            onset = ramp
     return DetectedEdge(float(onset), float(z), float(delta), shape, float(min(peak_ratio, 10.0)),
-                        float(rise), peak_ev)
+                        float(rise), peak_ev, floor)
+
+
+def _ramp_onset(e, r, e_lo: float, onset: float, top: float, de: float) -> float | None:
+    """Onset (eV) of a slowly rising edge signal r: the knee E0 of a hinge c + a max(0, E - E0)
+    fitted (least squares, E0 on the channel grid) from e_lo to where r first reaches RAMP_LEVEL of its
+    maximum ``top`` after ``onset``; None when the rise is too short to fit."""
+    rs = _smooth(r, 1.0 / de)
+    after = np.flatnonzero((e >= onset) & (rs >= RAMP_LEVEL * top))
+    if after.size == 0:
+        return None
+    e_hi = float(e[after[0]])
+    sel = np.flatnonzero((e >= e_lo) & (e <= e_hi))
+    if sel.size < 8 or e_hi - onset < 2 * de:
+        return None
+    x, y = e[sel], r[sel]
+    best, e0_best = np.inf, None
+    for e0 in x[2:-2]:
+        h = np.maximum(x - e0, 0.0)
+        a = np.vstack([np.ones_like(x), h]).T
+        coef, res, *_ = np.linalg.lstsq(a, y, rcond=None)
+        rss = float(np.sum((a @ coef - y) ** 2))
+        if coef[1] > 0 and rss < best:
+            best, e0_best = rss, float(e0)
+    return e0_best
+
+
+def _zone(e, e_edge):
+    """Channels whose pre- or post-edge window contains an edge at e_edge (eV): a boolean mask."""
+    wpre, wpost = float(pre_window(e_edge)), float(post_window(e_edge))
+    return (e >= e_edge - 1.2 * wpost) & (e <= e_edge + 1.2 * wpre + wpost)
+
+
+def _local_spread(prof: Profile, i: int, stronger: list[int]) -> float:
+    """Robust spread of z near channel i (within two window lengths), in units of the global spread,
+    leaving out the windows of the edge at i itself and of the stronger edges already taken.
+
+    Above 1 where fine structure (e.g. the EXELFS of a strong edge just below) makes wiggles of the
+    size of the candidate common there; 1 where too few channels are left to tell."""
+    e = prof.energy
+    reach = 2.0 * float(pre_window(e[i]) + post_window(e[i]))
+    sel = (np.abs(e - e[i]) <= reach) & np.isfinite(prof.slope) & ~_zone(e, e[i])
+    for j in stronger:
+        sel &= ~_zone(e, e[j])
+    zs = prof.z[sel]
+    if zs.size < 20:
+        return 1.0
+    return 1.4826 * float(np.median(np.abs(zs - np.median(zs))))
 
 
 def find_edges(spectrum: Spectrum, z_min: float = Z_MIN, prepared: Prepared | None = None,
@@ -402,17 +578,93 @@ def find_edges(spectrum: Spectrum, z_min: float = Z_MIN, prepared: Prepared | No
         sep = max(float(post_window(e[i])), 3 * np.median(np.diff(e)))
         if any(abs(e[i] - e[j]) < sep for j in taken):
             continue
+        # against the fine structure around it (e.g. the EXELFS of a stronger edge below), not only
+        # against the spectrum-wide spread
+        if z[i] / max(_local_spread(prof, i, taken), 1.0) < z_min:
+            continue
         taken.append(i)
-    edges = [characterise(prep, e[i], z[i], delta[i]) for i in sorted(taken)]
-    # merge detections whose refined onsets collapsed onto each other
+    edges = _merge([characterise(prep, e[i], z[i], delta[i]) for i in sorted(taken)])
+    if prep.mode == "log" and prep.kind == "eels" and edges:
+        edges = _merge(edges + _edges_in_tails(prep, prof, edges, z_min, dmin))
+    return edges
+
+
+def _merge(edges: list[DetectedEdge]) -> list[DetectedEdge]:
+    """Edges in rising onset, detections whose refined onsets collapsed onto each other merged."""
     merged: list[DetectedEdge] = []
-    for edge in edges:
+    for edge in sorted(edges, key=lambda d: d.onset_ev):
         if merged and edge.onset_ev - merged[-1].onset_ev < 0.5 * float(post_window(edge.onset_ev)):
             if edge.z > merged[-1].z:
                 merged[-1] = edge
             continue
         merged.append(edge)
     return merged
+
+
+def settle_ev(edge: DetectedEdge) -> float:
+    """Energy (eV) from an edge's onset after which the data are its slowly varying tail (the white
+    lines or near-edge peaks are over): where an edge above it may fit its background from."""
+    pw = float(post_window(edge.onset_ev))
+    return float(np.clip(edge.rise_ev + 3.0, pw, 1.5 * pw))
+
+
+def _edges_in_tails(prep: Prepared, prof: Profile, edges: list[DetectedEdge], z_min: float,
+                    dmin: float) -> list[DetectedEdge]:
+    """Edges hidden in the tail of a stronger edge just below (e.g. Cr L3 43 eV above O K): their
+    normal pre-edge window straddles that edge. Second pass with the pre-edge window cut to start
+    after the edge below has settled (:func:`settle_ev`), the same spread of t as the first pass."""
+    e = prof.energy
+    floor = np.full(e.size, -np.inf)
+    jump_below = np.zeros(e.size)  # jump (delta) of the edge whose tail each channel is in
+    for d in edges:
+        f = d.onset_ev + settle_ev(d)
+        later = (e > f) & (f > floor)
+        floor = np.where(later, f, floor)
+        jump_below = np.where(later, d.delta, jump_below)
+    cut = floor > e - np.maximum(pre_window(e), 0.0) - max(float(np.median(np.diff(e))), 0.5)
+    if not cut.any():
+        return []
+    prof2 = edge_profile(prep, floor=np.where(cut, floor, -np.inf), k_factor=prof.k_factor)
+    z2, delta2 = prof2.z, prof2.delta
+    # fine structure (EXELFS) of the edge below reaches ~10-20 % of its jump: an edge in its tail must
+    # jump by a good part of it (and, with its short window, be sharp: see below) to be told apart
+    # (a rising pre-edge window is allowed here: it is the slow rise of the edge below, and a straight
+    # line extrapolates a concave rise too high, not too low)
+    ok = cut & (z2 >= z_min) & (delta2 >= np.maximum(dmin, TAIL_JUMP_FRACTION * jump_below))
+    cand = np.flatnonzero(ok)
+    known = [int(np.argmin(np.abs(e - d.onset_ev))) for d in edges]
+    taken: list[int] = []
+    for i in cand[np.argsort(-z2[cand])]:
+        sep = max(float(post_window(e[i])), 3 * np.median(np.diff(e)))
+        if any(abs(e[i] - e[j]) < sep for j in taken + known):
+            continue
+        if z2[i] / max(_local_spread(prof2, i, taken + known), 1.0) < z_min:
+            continue
+        taken.append(i)
+    found = [characterise(prep, e[i], z2[i], delta2[i], floor=float(floor[i])) for i in sorted(taken)]
+    # a slow rise on a short background window in the tail of another edge cannot be told from that
+    # edge's own fine structure (or the extrapolation error of the short window): only sharp onsets
+    # (steps, white lines, near-edge peaks) count there
+    return [d for d in found if _sharp_onset(prep, d)]
+
+
+def _sharp_onset(prep: Prepared, edge: DetectedEdge) -> bool:
+    """Whether the edge signal is up within the first 30 % of the post-edge window: its mean there at
+    least half its mean over the last 30 % (a step or a white line; not a slow rise)."""
+    e = prep.energy
+    pw = float(post_window(edge.onset_ev))
+    de = float(np.median(np.diff(e)))
+    e_fit = edge.onset_ev - 0.5 * pw
+    if edge.floor_ev is not None:
+        e_fit = max(e_fit, min(edge.onset_ev, edge.floor_ev + 6 * de + max(de, 0.5)))
+    r = _excess_curve(prep, e_fit, linear=True, floor=edge.floor_ev)
+    if r is None:
+        return False
+    early = r[(e >= edge.onset_ev) & (e <= edge.onset_ev + 0.3 * pw)]
+    late = r[(e >= edge.onset_ev + 0.7 * pw) & (e <= edge.onset_ev + pw)]
+    if early.size == 0 or late.size == 0:
+        return False
+    return float(np.mean(early)) >= 0.5 * max(float(np.mean(late)), 0.0) and float(np.mean(early)) > 0
 
 
 def detect_edges(spectrum: Spectrum) -> list[float]:

@@ -288,3 +288,80 @@ def test_eels_spectrum_carries_chi(cu_paths):
     sel = (kk > 2) & (kk < 14)
     extracted = with_chi.intensity[sel] / atomic.intensity[sel] - 1
     assert np.abs(extracted - np.interp(kk[sel], k, chi)).max() < 0.01 * np.abs(chi[k > 2]).max() + 2e-3
+
+
+# ------------------------------------------------------------------------- edge physics (sweep defects)
+
+def _steps(sp, rise_ev=4.0, rel=0.05):
+    """Energies (eV) where the intensity rises by more than `rel` of the largest rise over `rise_ev`."""
+    from scipy.signal import find_peaks
+
+    n = int(round(rise_ev / 2 / sp.channel_width))
+    jump = sp.intensity[2 * n:] - sp.intensity[:-2 * n]
+    pk, _ = find_peaks(jump, height=rel * jump.max(), distance=4 * n)
+    return sp.energy[pk + n], jump[pk] / jump.max()
+
+
+@pytest.mark.parametrize("element", ["Cu", "Fe"])
+def test_l_edge_has_one_l3_one_l2_one_l1_step(element):
+    """exspy's L GOS holds the L1 term: the L2 copy must not add a second L1 step (L1 + L2-L3 shift)."""
+    cfg = EELSConfig(edge=f"{element}_L3", e_before=50, e_after=600, fine_structure=False, white_lines=False,
+                     background=False, plural_scattering=False, resolution=False, noise=False, calibration=False,
+                     channel_width=0.5, lowloss=False, l2_weight=0.5)
+    sp = eels_spectrum(None, None, cfg, seed=0)
+    t = sp.metadata["true"]
+    where, height = _steps(sp)
+    assert len(where) == 3
+    assert where == pytest.approx([t["l3_ev"], t["l2_ev"], t["l1_ev"]], abs=3.0)
+    assert height[1] == pytest.approx(0.5, abs=0.1)  # L2 : L3 = l2_weight
+    assert 0.1 < height[2] < 0.4  # hydrogenic L1 step, once
+
+
+def test_bare_power_law_with_plural_scattering_has_no_false_step():
+    """The cut-off of the single-scattering grid, copied upwards by plasmons, made steps in low windows."""
+    from scipy.ndimage import median_filter
+
+    for edge, before in (("B_K", 100.0), ("C_K", 150.0), ("O_K", 200.0)):
+        cfg = EELSConfig(edge=edge, e_before=before, e_after=100, fine_structure=False, channel_width=1.0,
+                         t_lambda=1.0, plasmon_energy=25.0, plasmon_width=5.0, resolution_fwhm=1.0,
+                         noise=False, calibration=False, background_ratio=1.0, background_r=3.0, lowloss=False)
+        sp = eels_spectrum(None, None, cfg, seed=0)
+        sel = sp.energy < sp.metadata["true"]["onset_ev"] - 5
+        d = np.diff(np.log(sp.intensity[sel]))  # smooth -r/E + plural terms: no local kink
+        dev = np.abs(d - median_filter(d, 31, mode="nearest"))[15:-15]
+        # 1e-3: Poisson noise of 1e6 counts per channel; the old grid gave 1.6e-2 for B K
+        assert dev.max() < 1e-3, (edge, dev.max())
+
+
+def test_other_edge_step_follows_cross_sections():
+    """O K next to Al/Si L2,3: one O per absorber atom gives an O step of the cross-section ratio (< 1),
+    not a x18-40 jump."""
+    from exelfs.simulate.eels import edge_strength
+
+    for edge in ("Si_L3", "Mg_K"):
+        cfg = EELSConfig(edge=edge, e_before=50, e_after=700 if edge == "Si_L3" else 300, other_elements=("O",),
+                         other_edge_weight=1.0, fine_structure=False, plural_scattering=False, noise=False,
+                         calibration=False, background_ratio=1.0, lowloss=False)
+        if edge == "Mg_K":
+            cfg.e_before = 850
+        sp = eels_spectrum(None, None, cfg, seed=1)
+        (o,) = [e for e in sp.metadata["true"]["other_edges"] if e["edge"] == "O_K"]
+        el, sh = edge.split("_")
+        assert o["step_ratio"] == pytest.approx(edge_strength("O", "K") / edge_strength(el, sh))
+        i = np.searchsorted(sp.energy, 532.0)
+        below, above = sp.intensity[i - 20:i - 10].mean(), sp.intensity[i + 10:i + 20].mean()
+        jump = above / below
+        if edge == "Si_L3":
+            assert o["step_ratio"] < 1 and jump < 5.0  # O K on the Si L tail: jump ratio ~2 as in SiO2
+        else:
+            assert o["step_ratio"] > 4  # O K per atom is ~8 Mg K at their own onsets
+
+
+def test_m45_white_lines_dominate_the_step():
+    cfg = EELSConfig(edge="La_M5", e_before=50, e_after=200, fine_structure=False, background=False,
+                     plural_scattering=False, noise=False, calibration=False, resolution_fwhm=0.5, lowloss=False)
+    sp = eels_spectrum(None, None, cfg, seed=3)
+    t = sp.metadata["true"]
+    peak = sp.intensity.max()
+    tail = sp.intensity[np.searchsorted(sp.energy, t["onset_ev"] + 60)]
+    assert peak / tail > 5  # white lines, not steps (the old default gave peaks of 1-4 steps)

@@ -49,13 +49,16 @@ class EELSConfig:
     chi_taper_k: tuple = (0.5, 1.5)  # chi rises smoothly from 0 to full between these k (1/A)
     edge_shift: Range = 0.0  # chemical shift of the onset, eV
     l2_weight: Range = 0.5  # L2 : L3 edge step (statistical 1:2)
-    l1_weight: Range = 0.1  # L1 fine-structure weight relative to the L3 step (0 = none)
+    l1_weight: Range = 1.0  # L1 edge (step and fine structure) / exspy's hydrogenic L1 term (0 = no L1)
     white_lines: bool | None = None  # None: where the edge table says 'Sharp peak'
     white_line_height: Range = (1.0, 4.0)  # L3 white-line peak / L3 edge step
+    m_white_line_height: Range = (8.0, 25.0)  # M5 (N5) white-line peak / M5 edge step: white lines dominate
     white_line_width: Range = (1.0, 3.0)  # Lorentzian FWHM, eV
     white_line_ratio: Range = (1.8, 2.6)  # L3 : L2 (M5 : M4) white-line intensity
     other_elements: tuple = ()  # elements whose edges in the window are added (e.g. ('O',))
-    other_edge_weight: Range = (0.2, 1.0)  # their step relative to the main edge step
+    # atoms of each other element per absorber atom; its edge steps follow from the hydrogenic
+    # cross-sections per atom (edge_strength), e.g. O K next to Mg K: 1 O per Mg gives an O step ~8 Mg steps
+    other_edge_weight: Range = (0.5, 2.0)
     # background
     background: bool = True
     background_r: Range = (2.0, 5.0)  # power-law exponent
@@ -111,8 +114,12 @@ def draw(value, rng, log: bool = False) -> float:
 def _hydrogenic_table(subshell: str, beam_energy_kev: float, collection_mrad: float):
     """exspy's hydrogenic cross-section of a K or L shell on a 0.25 eV grid above the onset (cached).
 
-    Returns (energy eV, sigma arbitrary units) or None where exspy has no hydrogenic GOS (M, N shells).
-    exspy's hydrogenic L cross-section is the whole L2,3 (+L1) shell starting at the L3 onset.
+    Returns (energy above the onset eV, sigma, sigma_2p, l1_rel) or None where exspy has no hydrogenic GOS
+    (M, N shells, elements missing from exspy). sigma is per atom in exspy's absolute units (the same for
+    every edge, so that edges of different elements compare). exspy's hydrogenic L cross-section is the
+    whole L shell starting at the L3 onset and switching on the 2s (L1) term at its L1 onset ``l1_rel`` eV
+    above; ``sigma_2p`` is the same GOS with the L1 term switched off (the L2,3 part alone), so that
+    sigma - sigma_2p is the L1 part. For K: sigma_2p = sigma, l1_rel = None.
     """
     element, shell = subshell.split("_")
     if shell[0] not in "KL":
@@ -131,35 +138,107 @@ def _hydrogenic_table(subshell: str, beam_energy_kev: float, collection_mrad: fl
                 onset = comp.onset_energy.value
                 energy = onset + 0.25 * np.arange(int(3000 / 0.25))
                 sigma = np.asarray(comp.function(energy), float)
+                l1_rel = None
+                sigma_2p = sigma
+                if shell[0] == "L":
+                    gos = comp.GOS
+                    l1_rel = float(gos.onset_energy_L1 - gos.onset_energy_L3)
+                    gos.onset_energy_L1 = 1e9  # the 2p (L2,3) GOS everywhere: no L1 term
+                    comp._integrate_GOS()
+                    sigma_2p = np.asarray(comp.function(energy), float)
             finally:
                 logging.disable(logging.NOTSET)
     except Exception:  # exspy has no data for this element: fall back to the step model
         return None
     sigma = np.nan_to_num(sigma)
+    sigma_2p = np.nan_to_num(sigma_2p)
     if not np.any(sigma > 0):
         return None
-    return energy - onset, sigma
+    return energy - onset, sigma, np.minimum(sigma_2p, sigma), l1_rel
+
+
+def _table_interp(rel, sigma, x, onset):
+    """sigma at x eV above `onset` (eV): linear inside the table, 0 below, power law in E beyond it."""
+    out = np.interp(x, rel, sigma, left=0.0, right=0.0)
+    tail = x > rel[-1]
+    if np.any(tail) and sigma[-1] > 0 and sigma[-20] > 0:
+        e1, e2 = onset + rel[-20], onset + rel[-1]
+        r = np.log(sigma[-20] / sigma[-1]) / np.log(e2 / e1)
+        out[tail] = sigma[-1] * ((onset + x[tail]) / e2) ** -r
+    return out
+
+
+def _step_shape(energy, onset):
+    """Step model of an edge without a hydrogenic GOS: arctan (1.5 eV wide) times a power-law decay, 1 at
+    onset + 50 eV."""
+    step = 0.5 + np.arctan((energy - onset) / 1.5) / np.pi
+    return step * (np.maximum(energy, onset) / (onset + 50.0)) ** -3.0
 
 
 def edge_shape(element: str, shell: str, energy, onset: float, beam_energy_kev: float,
                collection_mrad: float) -> np.ndarray:
     """Atomic cross-section of one edge on `energy` (eV), normalised to 1 at onset + 50 eV (edge step).
 
-    Hydrogenic (exspy) for K and L shells; an arctan step (1.5 eV wide) times (E/onset)^-3 otherwise."""
+    Hydrogenic (exspy) for K shells and for the L2,3 (2p) part of L shells (no L1 term: see
+    :func:`l_shell_shape`); an arctan step (1.5 eV wide) times (E/onset)^-3 otherwise."""
     energy = np.asarray(energy, float)
     tab = _hydrogenic_table(f"{element}_{shell}", float(beam_energy_kev), float(collection_mrad))
     if tab is not None:
-        rel, sigma = tab
-        ref = float(np.interp(50.0, rel, sigma))
-        out = np.interp(energy - onset, rel, sigma / ref, left=0.0, right=0.0)
-        tail = energy - onset > rel[-1]
-        if np.any(tail):  # power-law continuation beyond the table
-            e1, e2 = onset + rel[-20], onset + rel[-1]
-            r = np.log(sigma[-20] / sigma[-1]) / np.log(e2 / e1)
-            out[tail] = sigma[-1] / ref * (energy[tail] / e2) ** -r
-        return out
-    step = 0.5 + np.arctan((energy - onset) / 1.5) / np.pi
-    return step * (np.maximum(energy, onset) / (onset + 50.0)) ** -3.0
+        rel, _, sigma_2p, _ = tab
+        ref = float(np.interp(50.0, rel, sigma_2p))
+        return _table_interp(rel, sigma_2p / ref, energy - onset, onset)
+    return _step_shape(energy, onset)
+
+
+# L1 step / L2,3 step of the hydrogenic GOS (each at its own onset + 50 eV), typical value for the step model
+L1_STEP_FALLBACK = 0.1
+
+
+def l_shell_shape(element: str, energy, e3: float, e2: float, e1: float | None, l2_weight: float,
+                  beam_energy_kev: float, collection_mrad: float):
+    """The L shell as three edges, each with exactly one step: (l3, l2, l1) on `energy` (eV).
+
+    The 2p cross-section P (exspy's hydrogenic L GOS with its L1 term switched off, normalised to 1 at
+    50 eV above its onset) is shared: l3 = P(E - e3) / (1 + w), l2 = w P(E - e2) / (1 + w), w = l2_weight
+    (L2 : L3 edge step, statistically 1 : 2). l1 is exspy's L1 term (the whole hydrogenic L GOS minus P)
+    moved to onset e1, in the same units; None where e1 is None. Without a hydrogenic GOS, arctan steps
+    (L1 step L1_STEP_FALLBACK)."""
+    energy = np.asarray(energy, float)
+    tab = _hydrogenic_table(f"{element}_L3", float(beam_energy_kev), float(collection_mrad))
+    w = float(l2_weight)
+    if tab is not None:
+        rel, sigma, sigma_2p, l1_rel = tab
+        ref = float(np.interp(50.0, rel, sigma_2p))
+        l3 = _table_interp(rel, sigma_2p / ref, energy - e3, e3) / (1.0 + w)
+        l2 = w * _table_interp(rel, sigma_2p / ref, energy - e2, e2) / (1.0 + w)
+        l1 = None
+        if e1 is not None:
+            s1 = np.clip(sigma - sigma_2p, 0.0, None) / ref
+            s1[rel < l1_rel] = 0.0
+            l1 = _table_interp(rel, s1, energy - e1 + l1_rel, e1 - l1_rel)
+            l1[energy < e1] = 0.0
+        return l3, l2, l1
+    l3 = _step_shape(energy, e3) / (1.0 + w)
+    l2 = w * _step_shape(energy, e2) / (1.0 + w)
+    l1 = None if e1 is None else L1_STEP_FALLBACK * _step_shape(energy, e1)
+    return l3, l2, l1
+
+
+def edge_strength(element: str, shell: str, beam_energy_kev: float = 200.0, collection_mrad: float = 20.0) -> float:
+    """Cross-section per atom 50 eV above the onset of a shell (exspy's hydrogenic units, barn/eV scale).
+
+    K: the K GOS; L2,3/L: the whole 2p shell; shells without a hydrogenic GOS (M, N, missing elements): the
+    trend of the hydrogenic L shells, 71.6 (E/456 eV)^-2.45 (fitted on Ti..Sr L3 at 200 kV, 20 mrad),
+    scaled to the beam energy and angle through Ti L3. Used to weigh the edges of different elements."""
+    sub = "L3" if shell[0] == "L" else shell
+    tab = _hydrogenic_table(f"{element}_{sub}", float(beam_energy_kev), float(collection_mrad))
+    if tab is not None:
+        rel, _, sigma_2p, _ = tab
+        return float(np.interp(50.0, rel, sigma_2p))
+    onset = edge_entry(element, shell).energy
+    ti = _hydrogenic_table("Ti_L3", float(beam_energy_kev), float(collection_mrad))
+    ti50 = float(np.interp(50.0, ti[0], ti[2])) if ti is not None else 71.6
+    return ti50 * (onset / 456.0) ** -2.45
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -285,8 +364,12 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
     de = min(0.1, width / 4.0, max(fwhm, 0.2) / 4.0)
     ext_lo = 5.0 * fwhm + 5.0  # energies below the window that feed it through the resolution tail
     ext_hi = (cfg.lowloss_range[1] if cfg.plural_scattering else 0.0) + 5.0 * fwhm + 5.0
-    f_lo = e_lo - width - abs(offset) - ext_hi  # plural scattering moves intensity upwards: start lower
-    f_lo = max(f_lo, 0.3 * e_lo, 1.0)  # never down to zero loss, where the power law diverges
+    # plural scattering moves intensity upwards by up to ext_hi: start lower, and taper the single
+    # scattering in smoothly (sin^2 over up to 100 eV) so that its cut-off, copied upwards by every plasmon
+    # order, makes no false step in the window
+    g_lo = e_lo - width - abs(offset)  # lowest true energy recorded
+    f_lo = max(g_lo - ext_hi - 100.0, 0.15 * e_lo, 1.0)  # never down to zero loss (power law diverges)
+    taper_hi = min(f_lo + 100.0, f_lo + 0.8 * max(g_lo - f_lo, 0.0))
     f_hi = e_hi + width + abs(offset) + ext_lo
     nfine = _fast_len(int(np.ceil((f_hi - f_lo) / de)))
     fe = f_lo + de * (np.arange(nfine) + 0.5)  # fine-bin centres (true energy)
@@ -298,26 +381,27 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
     fs = cfg.fine_structure and chi is not None
     kk, cc = (k, chi * chi_scale) if fs else (None, None)
     if shell in ("L3", "L2", "L23"):
+        # one L3, one L2 and one L1 step (exspy's L GOS already holds the L1 term: it is split off once)
         e3 = onset
         e2 = edge_entry(element, "L2").energy + shift
         w2 = draw(cfg.l2_weight, rng)
-        base = edge_shape(element, "L3", fe, e3, cfg.beam_energy_kev, cfg.collection_mrad)
-        base2 = edge_shape(element, "L3", fe - (e2 - e3), e3, cfg.beam_energy_kev, cfg.collection_mrad)
-        sigma_main = (base * (1 + _chi_on_energy(kk, cc, fe, e3, cfg.chi_taper_k))
-                      + w2 * base2 * (1 + _chi_on_energy(kk, cc, fe, e2, cfg.chi_taper_k))) / (1 + w2)
-        fine_part = sigma_main - (base + w2 * base2) / (1 + w2)
-        true.update(l3_ev=e3, l2_ev=e2, l2_weight=w2)
         w1 = draw(cfg.l1_weight, rng)
         try:
             e1 = edge_entry(element, "L1").energy + shift
         except InputError:
             e1 = None
-        if e1 is not None and w1 > 0 and fs:
-            l1_part = w1 * edge_shape(element, "L3", fe - (e1 - e3), e3, cfg.beam_energy_kev,
-                                      cfg.collection_mrad) * _chi_on_energy(kk, cc, fe, e1, cfg.chi_taper_k)
-            sigma_main += l1_part
-            fine_part += l1_part
+        if w1 <= 0:
+            e1 = None
+        l3, l2, l1 = l_shell_shape(element, fe, e3, e2, e1, w2, cfg.beam_energy_kev, cfg.collection_mrad)
+        fine_part = (l3 * _chi_on_energy(kk, cc, fe, e3, cfg.chi_taper_k)
+                     + l2 * _chi_on_energy(kk, cc, fe, e2, cfg.chi_taper_k))
+        smooth_main = l3 + l2
+        true.update(l3_ev=e3, l2_ev=e2, l2_weight=w2)
+        if l1 is not None:
+            smooth_main = smooth_main + w1 * l1
+            fine_part = fine_part + w1 * l1 * _chi_on_energy(kk, cc, fe, e1, cfg.chi_taper_k)
             true.update(l1_ev=e1, l1_weight=w1)
+        sigma_main = smooth_main + fine_part
         partner = ("L2", e2)
     else:
         base = edge_shape(element, shell, fe, onset, cfg.beam_energy_kev, cfg.collection_mrad)
@@ -335,7 +419,7 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
                                                 cfg.collection_mrad)
     white = cfg.white_lines if cfg.white_lines is not None else (entry.threshold == "Sharp peak")
     if white:
-        height = draw(cfg.white_line_height, rng)
+        height = draw(cfg.m_white_line_height if shell[0] in "MN" else cfg.white_line_height, rng)
         gam = draw(cfg.white_line_width, rng)
         ratio = draw(cfg.white_line_ratio, rng)
         peaks = [(onset + 0.5 * gam, height)]
@@ -346,13 +430,39 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
         true.update(white_line_height=height, white_line_width=gam, white_line_ratio=ratio)
     ssd = sigma_main
     others = []
+    main_strength = edge_strength(element, shell, cfg.beam_energy_kev, cfg.collection_mrad)
     for el in cfg.other_elements:
-        for ent in all_edges(f_lo + ext_hi, f_hi):
-            if ent.element != el or ent.relevance != "Major" or ent.name == cfg.edge:
+        done = set()
+        for ent in all_edges(f_lo, f_hi):
+            if ent.element != el or ent.relevance != "Major" or ent.name == cfg.edge or el == element:
                 continue
-            wgt = draw(cfg.other_edge_weight, rng)
-            ssd = ssd + wgt * edge_shape(el, ent.edge, fe, ent.energy, cfg.beam_energy_kev, cfg.collection_mrad)
-            others.append({"edge": ent.name, "onset_ev": ent.energy, "weight": wgt})
+            family = ent.edge[0] if ent.edge[0] in "LM" else ent.edge
+            if family in done:  # the L shell (L3+L2+L1) and M4,5 are added once, at their first edge
+                continue
+            done.add(family)
+            atoms = draw(cfg.other_edge_weight, rng)  # other atoms per absorber atom
+            step = atoms * edge_strength(el, ent.edge, cfg.beam_energy_kev, cfg.collection_mrad) / main_strength
+            if ent.edge[0] == "L":
+                oe = {}
+                for sub in ("L3", "L2", "L1"):
+                    try:
+                        oe[sub] = edge_entry(el, sub).energy
+                    except InputError:
+                        oe[sub] = None
+                e3o = oe["L3"] if oe["L3"] is not None else ent.energy
+                parts = l_shell_shape(el, fe, e3o, oe["L2"] if oe["L2"] is not None else e3o, oe["L1"], 0.5,
+                                      cfg.beam_energy_kev, cfg.collection_mrad)
+                shape = sum(x for x in parts if x is not None)
+            else:
+                shape = edge_shape(el, ent.edge, fe, ent.energy, cfg.beam_energy_kev, cfg.collection_mrad)
+                if ent.edge in ("M5", "M4"):
+                    try:
+                        shape = shape + 0.67 * edge_shape(el, "M4", fe, edge_entry(el, "M4").energy,
+                                                          cfg.beam_energy_kev, cfg.collection_mrad)
+                    except InputError:
+                        pass
+            ssd = ssd + step * shape
+            others.append({"edge": ent.name, "onset_ev": ent.energy, "weight": atoms, "step_ratio": step})
     true["other_edges"] = others
     if cfg.background:
         r = draw(cfg.background_r, rng)
@@ -360,6 +470,9 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
         amp = ratio_bg * onset**r  # background = ratio_bg edge steps at the onset
         ssd = ssd + amp * fe ** (-r)
         true.update(background_r=r, background_ratio=ratio_bg)
+
+    if taper_hi > f_lo:
+        ssd = ssd * np.sin(0.5 * np.pi * np.clip((fe - f_lo) / (taper_hi - f_lo), 0.0, 1.0)) ** 2
 
     # plural scattering + resolution (the zero-loss peak carries the resolution)
     if cfg.plural_scattering or cfg.resolution:

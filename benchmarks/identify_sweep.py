@@ -115,10 +115,8 @@ def simulate(edge: str, others: tuple, width: float, seed: int, extra: dict | No
     before, after = window(width)
     k, chi = toy_chi(seed)
     gain = bool(np.random.default_rng(seed + 3).random() < 0.25)
-    # l1_weight 0: the model's L1 term is fine structure only (no step), which puts a lone EXELFS-like
-    # bump 20-50 eV above the L1 energy; a real L1 is a small step at its energy (and rarely seen)
     cfg = EELSConfig(edge=edge, channel_width=width, e_before=before, e_after=after, other_elements=others,
-                     lowloss=False, gain_steps=gain, **{"l1_weight": 0.0, **(extra or {})})
+                     lowloss=False, gain_steps=gain, **(extra or {}))
     s = eels_spectrum(k=k, chi=chi, config=cfg, seed=seed)
     true = s.metadata["true"]
     onset = edge_entry(*parse_edge(edge)).energy

@@ -107,3 +107,36 @@ def test_report_and_json_contract(real_dir, tmp_path):
     assert json.loads((tmp_path / "rep" / "result.json").read_text())["shells"][0]["r"] == s["r"]
     text = format_analysis(res)
     assert "Cu_K" in text and f"{s['r']:.3f}" in text
+
+
+def test_synthetic_known_answer():
+    """A seeded synthetic MgO Mg K spectrum (exelfs.simulate: power-law background, O K edge below,
+    plural scattering t/lambda 0.5 with its low-loss, Poisson noise): the chain recovers the first shell."""
+    import numpy as np
+
+    from exelfs.analysis import FEFF_RMAX
+    from exelfs.simulate import EELSConfig, eels_spectrum
+    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params, ss_shells, standard_k
+    from exelfs.theory import feff_paths
+
+    paths = feff_paths("MgO", "Mg", "K", rmax=FEFF_RMAX)
+    shells = ss_shells(paths)
+    r_true, sigma2_true = shells[0]["reff"] + 0.02, 0.005
+    deltar = np.array([0.02 * sh["reff"] / shells[0]["reff"] for sh in shells])
+    sigma2 = np.array([sigma2_true] + [1.4 * sigma2_true] * (len(shells) - 1))
+    k = standard_k(20.0)
+    chi = chi_from_paths(paths, k, shell_to_path_params(
+        paths, {"s02": 0.9, "e0": 1.0, "deltar": deltar, "sigma2": sigma2}, shells=shells))
+    cfg = EELSConfig(edge="Mg_K", e_before=200.0, e_after=700.0, channel_width=0.5, other_elements=("O",),
+                     other_edge_weight=1.0, t_lambda=0.5, plasmon_energy=22.0, plasmon_width=6.0,
+                     resolution_fwhm=1.0, counts=3e5, calibration_offset=1.0, background_r=3.0,
+                     background_ratio=2.0, gain_steps=False)
+    core, low = eels_spectrum(k, chi, cfg, seed=7)
+    res = analyze(core, edge="Mg_K", structure="MgO", lowloss=low)
+    s = res["shells"][0]
+    assert s["scatterer"] == "O"
+    assert abs(s["r"] - r_true) <= 0.03, s
+    assert abs(s["r"] - r_true) <= 2 * s["r_err"], s
+    assert abs(s["sigma2"] - sigma2_true) <= s["sigma2_err"], s
+    if s["n_err"] is not None:
+        assert abs(s["n"] - 6) <= 2 * s["n_err"], s

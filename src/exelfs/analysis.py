@@ -13,12 +13,12 @@ import numpy as np
 from .errors import InputError
 from .spectrum import ChiData, Spectrum
 
-FEFF_RMAX = 4.0          # A: enough for the first shells the fit uses; FEFF runs are cached anyway
+FEFF_RMAX = 5.0          # A: the first shells and the further paths whose tails leak into their R window
 CHI_KMIN = 3.0           # 1/A: kmin for chi(k) files (no extraction to tell us)
 CHI_KMAX_CAP = 16.0      # 1/A: kmax cap for chi(k) files
 EELS_DISPERSION_REL = 0.01  # relative uncertainty of an EELS energy scale (eV/channel): scales k, so R
-EELS_KMAX_CAP = 12.0     # 1/A: EELS fits never go past this k
 ETOK = 0.2624682843      # 1/(eV A^2): k^2 = ETOK (E - E0)
+RBKG_MAX, RBKG_MIN = 1.0, 0.6  # A: range of the autobk background cut-off (half the first distance)
 R_ERR_ANSWER = 0.15      # A: a first shell known no better than this is reported as undetermined, not answered
 
 
@@ -74,36 +74,9 @@ def _l2_shift(kind: str, element: str, edge: str, kmax: float) -> float | None:
     if e3 is None or e2 is None:
         return None
     shift = float(e2 - e3)
-    ETOK = 0.2624682843
     if 0 < shift < kmax ** 2 / ETOK:
         return shift
     return None
-
-
-def _combine(fits):
-    """One answer from fits of the same model over several k ranges.
-
-    R of each shell: inverse-variance mean; its error: the smallest fit error and the spread between the
-    fits, in quadrature (the fits share the data, so their spread measures the systematic error).
-    Everything else (n, sigma2, curves, warnings) from the fit with the smallest first-shell error."""
-    best = min(fits, key=lambda f: f["shells"][0]["r_err"] if f["shells"] else np.inf)
-    shells = [dict(s) for s in best["shells"]]
-    if len(fits) < 2:
-        return best, shells, None
-    for i, sh in enumerate(shells):
-        rs, errs = [], []
-        for f in fits:
-            if i < len(f["shells"]) and f["shells"][i]["scatterer"] == sh["scatterer"]:
-                rs.append(f["shells"][i]["r"])
-                errs.append(max(f["shells"][i]["r_err"], 1e-4))
-        if len(rs) < 2:
-            continue
-        w = 1.0 / np.square(errs)
-        sh["r"] = round(float(np.sum(w * rs) / np.sum(w)), 4)
-        sh["r_err"] = round(float(math.hypot(min(errs), max(rs) - min(rs))), 4)
-    ranges = ", ".join(f"{f['k_range'][0]:.1f}-{f['k_range'][1]:.1f}" for f in fits)
-    r1 = ", ".join(f"{f['shells'][0]['r']:.3f}" for f in fits if f["shells"])
-    return best, shells, f"first-shell R from k ranges {ranges} 1/A: {r1} A (combined; spread in the error)"
 
 
 def _chi_k_range(k, chi) -> tuple[float, float]:
@@ -111,6 +84,31 @@ def _chi_k_range(k, chi) -> tuple[float, float]:
     good = np.isfinite(chi) & (np.asarray(chi) != 0)
     kmax = float(k[good].max()) if good.any() else float(k.max())
     return (CHI_KMIN, min(kmax - 0.5, CHI_KMAX_CAP))
+
+
+def _rbkg(paths) -> float:
+    """Larch autobk's rbkg (A) for this structure: the spline may follow nothing above rbkg in chi(R), and
+    the first shell's peak sits ~0.3-0.4 A below its distance; at 1 A a short bond (B-N 1.45 A) would be
+    half eaten by the background. Half the first distance, 0.6-1.0 A."""
+    ss = [p.reff for p in paths if p.nleg == 2]
+    if not ss:
+        return RBKG_MAX
+    return float(min(RBKG_MAX, max(RBKG_MIN, 0.5 * min(ss))))
+
+
+def _structure_elements(structure, absorber: str) -> list[str] | None:
+    """Chemical elements of the reference structure (None when it cannot be built): the edges that can
+    end the EELS range are theirs."""
+    try:
+        if hasattr(structure, "get_chemical_symbols"):
+            symbols = structure.get_chemical_symbols()
+        else:
+            from .structure import reference_atoms
+
+            symbols = reference_atoms(str(structure)).get_chemical_symbols()
+    except Exception:  # noqa: BLE001 - an unknown structure is reported by feff_paths later
+        return None
+    return sorted(set(symbols) | {absorber})
 
 
 def _structure_name(structure) -> str:
@@ -178,7 +176,9 @@ def analyze(spectrum, edge: str | None = None, structure=None, lowloss=None, met
         spec = spectrum.summed() if spectrum.nav_shape else spectrum
         if spectrum.nav_shape:
             warnings.append(f"spectrum image {spectrum.nav_shape}: analysed the sum of its spectra")
-        extraction = extract_chi(spec, edge, lowloss=lowloss)
+        paths = feff_paths(structure, element, feff_edge, rmax=FEFF_RMAX)
+        extraction = extract_chi(spec, edge, lowloss=lowloss, rbkg=_rbkg(paths),
+                                 elements=_structure_elements(structure, element))
         k, chi = extraction.k, extraction.chi
         k_range = tuple(float(x) for x in extraction.k_range)
         e0_ev = float(extraction.e0)
@@ -189,28 +189,22 @@ def analyze(spectrum, edge: str | None = None, structure=None, lowloss=None, met
     if k_range[1] - k_range[0] < 2.0:
         raise InputError(f"the usable k range ({k_range[0]:.1f}-{k_range[1]:.1f} 1/A) is too short for "
                          "EXELFS: record at least ~150 eV past the edge")
-    paths = feff_paths(structure, element, feff_edge, rmax=FEFF_RMAX)
+    if extraction is None:
+        paths = feff_paths(structure, element, feff_edge, rmax=FEFF_RMAX)
     l2_shift = _l2_shift(kind, element, edge_kind, k_range[1]) if kind == "eels" else None
-    k_ranges = [k_range]
-    if kind == "eels" and extraction is not None and getattr(extraction, "e_end", None):
-        # EELS: Larch's noise estimate (from |chi(R)| at 15-30 A) often cuts chi(k) short where the
-        # oscillations are still visible; fit the range up to the end of the usable energy range too, and
-        # let the disagreement between the two fits enter the uncertainty.
-        k_end = min(math.sqrt(ETOK * max(extraction.e_end - extraction.e0, 0.0)) - 0.2, EELS_KMAX_CAP)
-        if k_end > k_range[1] + 1.0:
-            k_ranges.append((k_range[0], k_end))
-    fits = [fit_shells(k, chi, paths, kr, l2_shift_ev=l2_shift) for kr in k_ranges]
-    fit, shells, spread_note = _combine(fits)
+    # one fit over the data-driven k range: beyond the noise limit chi(k) holds noise and background
+    # residue only, which drags N and sigma2 (a second, longer range averaged in did exactly that)
+    fit = fit_shells(k, chi, paths, k_range, l2_shift_ev=l2_shift)
+    shells = [dict(s) for s in fit["shells"]]
     k_range = tuple(fit["k_range"])
     warnings += fit["warnings"]
-    if spread_note:
-        warnings.append(spread_note)
     if kind == "eels":
         # the energy scale (eV/channel) of EELS is known to ~1%: k and so R scale with it
         for s in shells:
             s["r_err"] = round(math.hypot(s["r_err"], EELS_DISPERSION_REL * s["r"]), 4)
     if l2_shift:
-        warnings.append(f"L2 fine structure modelled as a copy of L3's shifted by {l2_shift:.1f} eV, weight 1/2")
+        warnings.append(f"L2 fine structure modelled as a copy of L3's shifted by {l2_shift:.1f} eV, weight 1/2 "
+                        "of L3's (chi normalised by the L3 + L2 background)")
 
     undetermined = []
     underdetermined = fit["n_independent"] < fit["n_parameters"]

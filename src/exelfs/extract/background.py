@@ -1,13 +1,15 @@
-"""EELS pre-edge background: placeholder clean-up, a data-driven fitting window and exspy's power law.
+"""EELS pre-edge background: a data-driven fitting window and exspy's power law.
 
 The power law A * E**-r itself is fitted by HyperSpy/exspy (``remove_background`` with a ``PowerLaw``
 component); this module only chooses *where* to fit it (the longest clean stretch of falling intensity
 before the onset, clear of a preceding edge and its fine structure) and reports how good the fit is.
-Energies in eV throughout.
+Energies in eV throughout. (Placeholder channels are the reader's job: ``exelfs.io.validate``.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings as _warnings
 from dataclasses import dataclass, field
 
@@ -15,6 +17,33 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ..errors import InputError
+
+
+@contextlib.contextmanager
+def quiet_hyperspy():
+    """HyperSpy/exspy without progress bars, log chatter or warnings for the duration of the block.
+
+    Several exspy methods (thickness, Fourier-ratio deconvolution, smoothing inside them) take no
+    ``show_progressbar`` argument and fall back on ``hs.preferences.General.show_progressbar``, which
+    prints a tqdm bar ('0%| | 0/2') into the user's terminal; the preference is switched off here and
+    restored afterwards."""
+    import hyperspy.api as hs
+
+    general = hs.preferences.General
+    old = general.show_progressbar
+    loggers = [logging.getLogger(n) for n in ("hyperspy", "exspy", "rsciio")]
+    levels = [lg.level for lg in loggers]
+    general.show_progressbar = False
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            yield
+    finally:
+        general.show_progressbar = old
+        for lg, lev in zip(loggers, levels):
+            lg.setLevel(lev)
 
 
 @dataclass
@@ -36,53 +65,6 @@ class PreEdgeFit:
                 "systematic": float(self.systematic)}
 
 
-def clean_channels(energy: np.ndarray, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Drop empty-channel placeholders at both ends (non-finite, constant runs, values far below the
-    spectrum such as the 0.1 / -1 fillers of old serial-EELS files, a spike in the last channel).
-
-    Returns (energy, signal, notes)."""
-    energy = np.asarray(energy, float)
-    signal = np.asarray(signal, float)
-    notes = []
-    good = np.isfinite(signal) & np.isfinite(energy)
-    level = np.median(np.abs(signal[good])) if good.any() else 0.0
-    if level <= 0:
-        raise InputError("the spectrum holds no counts (all channels empty or zero)")
-    # placeholders: tiny or non-positive values relative to the typical level
-    bad = ~good | (signal <= 1e-3 * level)
-    if not np.any(~bad):
-        raise InputError("the spectrum holds no positive counts: give raw energy-loss counts")
-    n = signal.size
-    i0 = 0
-    while i0 < n and bad[i0]:
-        i0 += 1
-    i1 = n
-    while i1 > i0 and bad[i1 - 1]:
-        i1 -= 1
-    # constant runs at the start/end (fillers written as a repeated value)
-    while i1 - i0 > 3 and signal[i0] == signal[i0 + 1] == signal[i0 + 2]:
-        i0 += 1
-    while i1 - i0 > 3 and signal[i1 - 1] == signal[i1 - 2] == signal[i1 - 3]:
-        i1 -= 1
-    # a single-channel spike or dip at the very end (detector edge)
-    if i1 - i0 > 10:
-        tail = signal[i1 - 8:i1 - 1]
-        scatter = np.std(np.diff(tail)) + 1e-12 * abs(level)
-        if abs(signal[i1 - 1] - tail[-1]) > 10 * scatter and abs(signal[i1 - 1] / tail[-1] - 1) > 0.05:
-            i1 -= 1
-    if i0 > 0 or i1 < n:
-        notes.append(f"dropped {i0} leading and {n - i1} trailing placeholder channels "
-                     f"(kept {energy[i0]:.1f}-{energy[i1 - 1]:.1f} eV)")
-    energy, signal = energy[i0:i1], signal[i0:i1]
-    if np.any(~np.isfinite(signal)):
-        ok = np.isfinite(signal)
-        signal = np.interp(energy, energy[ok], signal[ok])
-        notes.append(f"interpolated {int((~ok).sum())} non-finite channels")
-    if signal.size < 20:
-        raise InputError("the spectrum has fewer than 20 usable channels: nothing to extract")
-    return energy, signal, notes
-
-
 def relative_noise(signal: np.ndarray) -> float:
     """Channel-to-channel relative noise (robust: MAD of second differences / sqrt(6))."""
     s = np.asarray(signal, float)
@@ -96,21 +78,29 @@ def _smooth(y: np.ndarray, channels: float) -> np.ndarray:
     return gaussian_filter1d(np.asarray(y, float), max(channels, 0.5), mode="nearest")
 
 
-def rising_points(energy: np.ndarray, signal: np.ndarray, width_ev: float = 4.0) -> np.ndarray:
-    """Energies (eV) where the smoothed intensity rises by more than the noise over ``width_ev``: a
-    power-law background only falls, so a rise marks an edge (or a detector artefact)."""
+def log_rises(energy: np.ndarray, signal: np.ndarray, width_ev: float = 4.0):
+    """(energies eV, rise of the smoothed log intensity over ``width_ev`` ending there, noise of that rise)."""
     de = float(np.median(np.diff(energy)))
     sig = max(width_ev / de / 2.0, 1.0)
     positive = np.clip(signal, 1e-300, None)
     y = _smooth(np.log(positive), sig)
     step = max(int(round(width_ev / de)), 1)
     if y.size <= step:
-        return np.array([])
-    rise = y[step:] - y[:-step]
+        return np.array([]), np.array([]), float("nan")
     noise = relative_noise(signal) / np.sqrt(2 * sig) * np.sqrt(2)
-    thresh = max(5 * noise, 0.004)
-    idx = np.nonzero(rise > thresh)[0]
-    return energy[idx + step]
+    return energy[step:], y[step:] - y[:-step], noise
+
+
+def rising_points(energy: np.ndarray, signal: np.ndarray, width_ev: float = 4.0,
+                  min_rise: float = 0.0) -> np.ndarray:
+    """Energies (eV) where the smoothed intensity rises by more than the noise (and than ``min_rise``, a
+    relative rise) over ``width_ev``: a power-law background only falls, so a rise marks an edge (or a
+    detector artefact)."""
+    e_end, rise, noise = log_rises(energy, signal, width_ev)
+    if not rise.size:
+        return np.array([])
+    thresh = max(5 * noise, 0.004, min_rise)
+    return e_end[rise > thresh]
 
 
 def choose_window(energy: np.ndarray, signal: np.ndarray, onset: float,
@@ -169,8 +159,7 @@ def fit_power_law(spectrum_hs, energy: np.ndarray, signal: np.ndarray, window: t
     """Fit A*E**-r over ``window`` (eV) with exspy/HyperSpy's ``remove_background`` (least squares,
     ``fast=False``) and evaluate it on the whole axis; quality against the channel-to-channel noise."""
     a, b = window
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    with quiet_hyperspy():
         try:
             out, model = spectrum_hs.remove_background(
                 signal_range=(float(a), float(b)), background_type="Power law", fast=False,

@@ -4,7 +4,9 @@ EELS: sum a spectrum image; drop placeholder channels; power-law pre-edge backgr
 window chosen from the data; optional Fourier-ratio deconvolution with a low-loss spectrum (exspy) and
 t/lambda; E0 from the data; usable range up to the next edge or the end of the data; smooth post-edge
 background mu0 by Larch ``autobk`` (rbkg ~ 1 angstrom); chi = (mu - mu0) / mu0, because the EELS edge
-cross-section falls steeply with energy (a constant edge step would leave that fall in chi).
+cross-section falls steeply with energy (a constant edge step would leave that fall in chi), averaged
+over the channels of each k bin (Larch interpolates one channel per k point: at high k, where several
+channels share a bin, that throws most of the counts away).
 X-ray: Larch ``pre_edge`` + ``autobk``; chi normalised by the edge step as Larch does.
 
 k = sqrt(ETOK * (E - E0)) with Larch's ETOK (0.2624682917 eV^-1 angstrom^-2).
@@ -22,7 +24,7 @@ from scipy.ndimage import gaussian_filter1d
 from ..edges.tables import all_edges, edge_entry, parse_edge
 from ..errors import InputError
 from ..spectrum import Spectrum
-from .background import PreEdgeFit, clean_channels, fit_pre_edge, rising_points
+from .background import PreEdgeFit, fit_pre_edge, log_rises, rising_points
 from .fourier import fourier_transform
 
 MIN_EXTENDED_EV = 150.0  # eV of usable data past E0 needed for EXELFS/EXAFS
@@ -30,6 +32,10 @@ MIN_K_SPAN = 3.0  # 1/angstrom
 AUTOBK_KMIN = 1.0  # 1/angstrom: the EELS spline need not follow the near-edge peaks below
 NOISE_FACTOR = 1.0  # usable while the filtered chi envelope exceeds this many times the local noise
 PARTNER = {"L3": "L2", "M5": "M4", "N7": "N6"}  # spin-orbit partner just above the edge
+EELS_KMIN_K = 2.0  # 1/A: K edges, past the near-edge structure
+EELS_KMIN_L = 2.5  # 1/A: L and M edges (white lines, delayed maxima)
+THIN_T_LAMBDA = 0.02  # below this t/lambda the Fourier-ratio deconvolution is skipped (nothing to remove)
+FS_RISE_FACTOR = 1.2  # a next edge rises more steeply than this times the fine structure near the edge
 PARTNER_OVERLAP_EV = 60.0  # closer than this, the partner overlaps the EXELFS instead of ending it
 
 
@@ -119,12 +125,14 @@ class Extraction:
 
 # --------------------------------------------------------------------------------------------------
 def extract_chi(spectrum: Spectrum, edge: str, lowloss: Spectrum | None = None, e0: float | None = None,
-                kweight: int = 2, rbkg: float = 1.0) -> Extraction:
+                kweight: int = 2, rbkg: float = 1.0, elements=None) -> Extraction:
     """chi(k) of one edge of ``spectrum`` (EELS or X-ray; a spectrum image is summed first).
 
     edge: 'O_K', 'Ni_L3', ... ; lowloss: EELS low-loss for Fourier-ratio deconvolution and t/lambda;
     e0: edge energy (eV) to use instead of the one found in the data; kweight for the transform;
-    rbkg (angstrom): the post-edge background spline follows nothing above rbkg in chi(R).
+    rbkg (angstrom): the post-edge background spline follows nothing above rbkg in chi(R);
+    elements: the elements of the sample when known (e.g. from the structure): a tabulated edge only
+    ends the EELS range when it belongs to one of them (any major edge when None).
     InputError when the edge lies outside the data or too little extended range is usable."""
     if not isinstance(spectrum, Spectrum):
         raise InputError("extract_chi needs a Spectrum (an energy-loss or absorption spectrum), "
@@ -139,7 +147,7 @@ def extract_chi(spectrum: Spectrum, edge: str, lowloss: Spectrum | None = None, 
         return _extract_xas(spectrum.summed(), element, shell, name, e0, kweight, rbkg)
     if spectrum.kind != "eels":
         raise InputError(f"unknown spectrum kind '{spectrum.kind}': expected 'eels' or 'xas'")
-    return _extract_eels(spectrum.summed(), element, shell, name, lowloss, e0, kweight, rbkg)
+    return _extract_eels(spectrum.summed(), element, shell, name, lowloss, e0, kweight, rbkg, elements)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -202,21 +210,41 @@ def _powerlaw_excess(energy, signal, ec):
     return float(np.mean(ratio[post])), ratio
 
 
-def _detect_next_edge(energy, signal, start, stop, tabulated=True):
+def _detect_next_edge(energy, signal, start, stop, tabulated=True, e0=None, elements=None):
     """First edge in the data between start and stop (eV): a sharp rise of the smoothed intensity, or a
     tabulated major edge where the data exceed the extrapolated power law by > 6 %. Returns
-    (energy where the rise starts, label) or None."""
+    (energy where the rise starts, label) or None.
+
+    The fine structure itself makes the intensity rise and fall; with many counts those rises stand far
+    above the noise. A rise counts as an edge only when it is sharper than FS_RISE_FACTOR times the
+    steepest rise of the fine structure at e0 + 15-90 eV (at least one oscillation; it only weakens
+    further out). Tabulated edges count only for ``elements`` when given (the sample's elements)."""
     found = []
     sel = (energy >= start) & (energy <= stop)
+    min_rise = 0.0
+    if e0 is not None:
+        ref = (energy >= e0 + 15.0) & (energy <= e0 + 90.0)
+        if ref.sum() > 10:
+            _, rise, _ = log_rises(energy[ref], signal[ref], 4.0)
+            if rise.size:
+                min_rise = FS_RISE_FACTOR * max(float(rise.max()), 0.0)
     if sel.sum() > 10:
-        rises = rising_points(energy[sel], signal[sel], 4.0)
+        rises = rising_points(energy[sel], signal[sel], 4.0, min_rise=min_rise)
         if rises.size:
             found.append((float(rises[0]) - 4.0, f"intensity jump at {rises[0]:.0f} eV"))
     for entry in (all_edges(start, stop) if tabulated else []):
         if entry.relevance != "Major" or entry.energy is None:
             continue
+        if elements and entry.element not in elements:
+            continue
         excess, ratio = _powerlaw_excess(energy, signal, entry.energy)
         if not excess > 0.06:
+            continue
+        # the same figure just below, where no edge is, measures what the fine structure alone gives
+        ref = [abs(_powerlaw_excess(energy, signal, entry.energy - d)[0]) for d in (55.0, 75.0)
+               if e0 is None or entry.energy - d - 60.0 >= e0 + 15.0]
+        ref = [x for x in ref if np.isfinite(x)]
+        if ref and not excess > 2.0 * max(ref):
             continue
         # locate the rise: first point past ec-5 where the excess reaches half its mean value
         idx = np.nonzero((energy >= entry.energy - 5) & (ratio > 0.5 * excess))[0]
@@ -290,9 +318,27 @@ def _autobk_chi(energy, mu, e0, e_end, rbkg, kweight, normalise_by_mu0):
         bkg_k = np.interp(e0 + k ** 2 / etok, en, bkg)
         floor = 0.05 * np.nanmedian(bkg_k[k > 2]) if np.any(k > 2) else 0.05 * edge_step
         chi = chi_step * edge_step / np.maximum(bkg_k, max(floor, 1e-300))
+        # Larch interpolates mu at each k point, using one channel in several where the channels are
+        # finer than the k grid (high k): average the channels of each k bin instead (same chi, less noise)
+        chi_e = (m - bkg) / np.maximum(bkg, max(floor, 1e-300))
+        chi = _bin_average_k(k, chi, np.sqrt(etok * np.clip(en[above] - e0, 0.0, None)), chi_e[above])
     else:
         chi = chi_step
     return k, chi, mu0, edge_step
+
+
+def _bin_average_k(k, chi, k_channels, chi_channels, min_channels=2):
+    """chi on the uniform grid k (1/angstrom): the mean of the channels falling in each bin
+    [k - dk/2, k + dk/2) where a bin holds at least ``min_channels`` channels, ``chi`` elsewhere."""
+    dk = float(k[1] - k[0]) if k.size > 1 else 0.05
+    idx = np.floor((k_channels - k[0]) / dk + 0.5).astype(int)
+    ok = (idx >= 0) & (idx < k.size) & np.isfinite(chi_channels)
+    count = np.bincount(idx[ok], minlength=k.size)
+    total = np.bincount(idx[ok], weights=chi_channels[ok], minlength=k.size)
+    out = np.array(chi, float, copy=True)
+    many = count >= min_channels
+    out[many] = total[many] / count[many]
+    return out
 
 
 def _run_autobk(energy, mu, group, **kws):
@@ -374,8 +420,25 @@ def _finish(ext_kwargs, k, chi, kmin, k_end, kweight, warnings, range_limit, noi
                       noise_chi=eps_k, **ext_kwargs)
 
 
+def _usable_channels(spectrum, name, warnings):
+    """(energy, counts) with the reader's channel clean-up (placeholder runs, start-up ramp, corrupted end
+    channels: ``exelfs.io.validate.trim_channels``, a no-op on spectra read by ``read_spectrum``, which
+    already did it) for spectra built in Python; NaN/inf or empty spectra are refused as the reader does."""
+    from ..io.validate import check_finite, trim_channels
+
+    energy = np.asarray(spectrum.energy, float)
+    signal = np.asarray(spectrum.intensity, float)
+    check_finite(signal, "the spectrum")
+    energy, signal, _ = trim_channels(energy, signal, warnings)
+    if not np.any(signal > 0):
+        raise InputError("the spectrum holds no positive counts: give raw energy-loss counts")
+    if signal.size < 20:
+        raise InputError("the spectrum has fewer than 20 usable channels: nothing to extract")
+    return energy, signal
+
+
 # --------------------------------------------------------------------------------------------------
-def _extract_eels(spectrum, element, shell, name, lowloss, e0_user, kweight, rbkg):
+def _extract_eels(spectrum, element, shell, name, lowloss, e0_user, kweight, rbkg, elements=None):
     from .deconvolution import fourier_ratio, prepare_lowloss
 
     _quiet()
@@ -391,8 +454,7 @@ def _extract_eels(spectrum, element, shell, name, lowloss, e0_user, kweight, rbk
         warnings.append("the pre-edge intensity is ~0: the spectrum is taken as background-subtracted "
                         "and no power law is removed")
     else:
-        energy, signal, notes = clean_channels(spectrum.energy, spectrum.intensity)
-        warnings += notes
+        energy, signal = _usable_channels(spectrum, name, warnings)
     _check_inside(energy, onset, name)
     de = float(np.median(np.diff(energy)))
     if onset - energy[0] < max(10.0, 5 * de):
@@ -427,11 +489,14 @@ def _extract_eels(spectrum, element, shell, name, lowloss, e0_user, kweight, rbk
         ll = prepare_lowloss(lowloss, de, onset)
         warnings += ll.notes
         t_lambda = ll.t_lambda
-        edge_only = np.where(energy >= fit.window[1], mu, 0.0)  # below the window end: no edge signal
-        mu = fourier_ratio(energy, edge_only, ll)
-        deconvolved = True
-        n_taper = max(20, int(round(0.02 * energy.size)))  # exspy's Hanning taper at the end
-        taper_end = energy[max(-2 * n_taper, -energy.size + 1)]
+        if t_lambda < THIN_T_LAMBDA:
+            warnings.append(f"t/lambda = {t_lambda:.3f}: plural scattering is negligible, no deconvolution")
+        else:
+            edge_only = np.where(energy >= fit.window[1], mu, 0.0)  # below the window end: no edge signal
+            mu = fourier_ratio(energy, edge_only, ll)
+            deconvolved = True
+            n_taper = max(20, int(round(0.02 * energy.size)))  # exspy's Hanning taper at the end
+            taper_end = energy[max(-2 * n_taper, -energy.size + 1)]
 
     # E0
     if e0_user is not None:
@@ -455,7 +520,8 @@ def _extract_eels(spectrum, element, shell, name, lowloss, e0_user, kweight, rbk
     if enders and enders[0][0] - margin < e_end:
         e_end, limit = enders[0][0] - margin, f"the {enders[0][1]} edge at {enders[0][0]:.0f} eV"
     search_from = e0 + 45.0 + (max(p["shift_ev"] for p in partners) if partners else 0.0)
-    found = _detect_next_edge(energy, signal, search_from, e_end + margin, tabulated=not subtracted)
+    found = _detect_next_edge(energy, signal, search_from, e_end + margin, tabulated=not subtracted, e0=e0,
+                              elements=elements)
     if found is not None and found[0] - margin < e_end:
         e_end, limit = found[0] - margin, found[1]
     # where the edge signal fades into the uncertainty of the extrapolated background
@@ -474,7 +540,7 @@ def _extract_eels(spectrum, element, shell, name, lowloss, e0_user, kweight, rbk
         warnings.append(f"extended range ends at {e_end:.0f} eV, before {limit}")
 
     k, chi, mu0, _ = _autobk_chi(energy, mu, e0, e_end, rbkg, kweight, normalise_by_mu0=True)
-    kmin = 2.5 if shell.startswith(("L", "M")) else 2.0  # past the near-edge structure
+    kmin = EELS_KMIN_L if shell.startswith(("L", "M")) else EELS_KMIN_K  # past the near-edge structure
     k_end = float(np.sqrt(etok * (e_end - e0)))
     return _finish(dict(kind="eels", edge=name, energy=energy, signal=signal, pre_edge=fit.background,
                         pre_edge_window=fit.window, mu=mu, mu0=mu0, e0=e0, e0_err=e0_err,

@@ -9,13 +9,13 @@ core edge and before the low-loss tail sinks into noise. Energies in eV.
 from __future__ import annotations
 
 import logging
-import warnings as _warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InputError
 from ..spectrum import Spectrum
+from .background import quiet_hyperspy
 
 
 @dataclass
@@ -89,15 +89,37 @@ def prepare_lowloss(lowloss: Spectrum, channel_width: float, edge_onset: float) 
     else:
         keep = energy <= cut
         energy, intensity = energy[keep], intensity[keep]
+    energy, intensity = _pad_before_zlp(energy, intensity, notes)
     t_lambda, threshold = estimate_t_lambda(energy, intensity)
-    if not np.isfinite(t_lambda) or t_lambda <= 0:
+    if not np.isfinite(t_lambda) or t_lambda < -0.05:
         raise InputError("could not estimate t/lambda from the low-loss spectrum (no clear zero-loss "
                          "peak): check the low-loss file")
+    # a very thin sample: the low-loss is the zero-loss peak alone, ln(I/I0) ~ 0 (or a hair below, noise)
+    t_lambda = max(float(t_lambda), 0.0)
     if t_lambda > 1.0:
         notes.append(f"thick sample: t/lambda = {t_lambda:.2f} > 1, plural scattering is strong and its "
                      "removal amplifies noise")
     return LowLoss(energy=energy, intensity=intensity, zlp_shift=-centre, t_lambda=t_lambda,
                    threshold=threshold, notes=notes)
+
+
+def _pad_before_zlp(energy, intensity, notes):
+    """Zero channels before the zero-loss peak so that exspy's Hanning taper (HyperSpy ``hanning_taper``:
+    at least 20 channels, or 2 %, at each end) does not eat into the zero-loss peak: a low-loss recorded
+    from -20 eV at 2 eV/channel has only 10 channels before it, and the tapered peak then rings through
+    the whole deconvolved edge."""
+    de = float(np.median(np.diff(energy)))
+    top = float(intensity.max())
+    rising = np.nonzero(intensity > 0.01 * top)[0]
+    first = int(rising[0]) if rising.size else 0
+    n_taper = max(20, int(round(0.02 * (energy.size + 30))))
+    need = n_taper + 3 - first
+    if need <= 0:
+        return energy, intensity
+    pad_e = energy[0] - de * np.arange(need, 0, -1)
+    notes.append(f"low-loss padded with {need} empty channels below {energy[0]:.0f} eV (room for the "
+                 "deconvolution's taper before the zero-loss peak)")
+    return np.concatenate([pad_e, energy]), np.concatenate([np.zeros(need), intensity])
 
 
 def _hs_quiet():
@@ -111,8 +133,7 @@ def estimate_t_lambda(energy: np.ndarray, intensity: np.ndarray) -> tuple[float,
     Returns (t/lambda, threshold in eV)."""
     _hs_quiet()
     sig = Spectrum(energy, intensity, kind="eels").to_hyperspy()
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    with quiet_hyperspy():
         try:
             threshold = float(sig.estimate_elastic_scattering_threshold(window=10.0).data.ravel()[0])
         except Exception:  # noqa: BLE001 - exspy's smoothing window fails on few channels
@@ -145,8 +166,7 @@ def fourier_ratio(energy: np.ndarray, edge_signal: np.ndarray, lowloss: LowLoss)
     above = np.nonzero(lowloss.intensity >= 0.5 * top)[0]
     de = float(np.median(np.diff(lowloss.energy)))
     fwhm = max(float(lowloss.energy[above[-1]] - lowloss.energy[above[0]]) + de, de)
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    with quiet_hyperspy():
         try:
             out = cl.fourier_ratio_deconvolution(ll, fwhm=fwhm, threshold=lowloss.threshold,
                                                  extrapolate_lowloss=extrapolate_ll,

@@ -140,3 +140,15 @@ def test_synthetic_known_answer():
     assert abs(s["sigma2"] - sigma2_true) <= s["sigma2_err"], s
     if s["n_err"] is not None:
         assert abs(s["n"] - 6) <= 2 * s["n_err"], s
+
+
+def test_structure_proposed_from_identified_elements(real_dir):
+    """Without --structure, an EELS spectrum showing O K and Mg K is analysed as MgO, not as solid O."""
+    from exelfs.analysis import analyze
+    from exelfs.io import read_spectrum
+
+    result = analyze(read_spectrum(real_dir / "eels_MgO_MgK_OK_atlas.msa"), edge="O_K")
+    assert result["structure"] == "MgO"
+    assert any("proposed MgO" in w for w in result["warnings"])
+    if result["shells"]:
+        assert result["shells"][0]["scatterer"] == "Mg"

@@ -22,6 +22,8 @@ RBKG_MAX, RBKG_MIN = 1.0, 0.6  # A: range of the autobk background cut-off (half
 R_ERR_ANSWER = 0.15      # A: a first shell known no better than this is reported as undetermined, not answered
 
 
+CONFIDENT_SCORE = 0.5  # identification score above which an element counts as present
+
 def _edge_from_data(data) -> str | None:
     """Edge name from file metadata (XDI Element.symbol / Element.edge), or None."""
     md = getattr(data, "metadata", None) or {}
@@ -49,6 +51,24 @@ def _identify_edge(spectrum) -> tuple[str, list[str]]:
         warnings.append(f"several edges found; analysed the first, {name} at {edges[0]['onset_ev']:.0f} eV "
                         "(choose another with --edge)")
     return name, warnings
+
+
+def _structure_from_data(spectrum, element: str) -> tuple[str, list[str]]:
+    """A structure spec when none is given: for EELS, the commonest compound (AMCSD) of the elements
+    whose edges are confidently identified in the spectrum; otherwise the absorbing element itself."""
+    if not isinstance(spectrum, Spectrum) or spectrum.kind != "eels":
+        return element, [f"structure not given: using the element {element}"]
+    from .edges import identify
+    from .structure import spec_for_elements
+
+    found = {element}
+    for e in identify(spectrum)["edges"]:
+        top = e["candidates"][0] if e.get("candidates") else None
+        if top and top.get("score", 0) >= CONFIDENT_SCORE:
+            found.add(top["element"])
+    spec = spec_for_elements(found)
+    return spec, [f"structure not given: proposed {spec} from the elements identified in the spectrum "
+                  f"({', '.join(sorted(found))}); give --structure to choose another"]
 
 
 def _feff_edge(edge: str) -> str:
@@ -158,7 +178,8 @@ def analyze(spectrum, edge: str | None = None, structure=None, lowloss=None, met
     edge = f"{element}_{edge_kind}"
     feff_edge = _feff_edge(edge_kind)
     if structure is None:
-        structure = element
+        structure, w = _structure_from_data(spectrum, element)
+        warnings += w
     structure_name = _structure_name(structure)
 
     extraction = None

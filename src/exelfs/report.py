@@ -29,13 +29,27 @@ def _jsonable(obj):
     return obj
 
 
+def _axes():
+    """A bare Agg figure and its axes: no pyplot state, no backend switch (safe inside Jupyter)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4))
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _save(fig, ax, title, xlabel, ylabel, path):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def _figure_spectrum(extraction, result, path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _axes()
     energy = np.asarray(extraction.energy, float)
     signal = np.asarray(extraction.signal, float)
     ax.plot(energy, signal, lw=1, color="k", label="data")
@@ -47,25 +61,14 @@ def _figure_spectrum(extraction, result, path):
     kmin, kmax = result["k_range"]
     ax.axvspan(e0 + kmin ** 2 / ETOK, e0 + kmax ** 2 / ETOK, color="tab:green", alpha=0.12,
                label=f"k window {kmin:.1f}-{kmax:.1f} 1/A")
-    ax.set_xlabel("energy (eV)")
-    ax.set_ylabel("intensity")
-    ax.set_title(f"{result.get('edge')}: spectrum and background")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, ax, f"{result.get('edge')}: spectrum and background", "energy (eV)", "intensity", path)
 
 
 def _figure_chik(fit, result, path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     c = fit["curves"]
     kw = fit.get("kweight", 2)
     k = np.asarray(c["k"])
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _axes()
     ax.plot(k, k ** kw * np.asarray(c["chi"]), color="k", lw=1, label="data")
     km = np.asarray(c["chi_model"])
     ax.plot(k[: km.size], k[: km.size] ** kw * km, color="tab:red", lw=1, label="fit")
@@ -77,23 +80,12 @@ def _figure_chik(fit, result, path):
         ax.plot(k[: win.size], amp * win, color="tab:green", lw=0.8, label="window")
         ax.set_xlim(0, kmax + 2)
         ax.set_ylim(-1.3 * amp, 1.3 * amp)
-    ax.set_xlabel("k (1/A)")
-    ax.set_ylabel(f"k^{kw} chi(k)")
-    ax.set_title(f"{result.get('edge')}: k^{kw} chi(k)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, ax, f"{result.get('edge')}: k^{kw} chi(k)", "k (1/A)", f"k^{kw} chi(k)", path)
 
 
 def _figure_chir(fit, result, path):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     c = fit["curves"]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _axes()
     r = np.asarray(c["r"])
     ax.plot(r, c["chir_mag"], color="k", lw=1, label="data")
     rm = np.asarray(c["chir_mag_model"])
@@ -103,13 +95,8 @@ def _figure_chir(fit, result, path):
     for s in result.get("shells", []):
         ax.axvline(s["r"], color="tab:purple", lw=0.6, ls="--")
     ax.set_xlim(0, 6)
-    ax.set_xlabel("R (A), not phase corrected")
-    ax.set_ylabel("|chi(R)| (A^-3)")
-    ax.set_title(f"{result.get('edge')}: Fourier transform")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, ax, f"{result.get('edge')}: Fourier transform", "R (A), not phase corrected", "|chi(R)| (A^-3)",
+          path)
 
 
 def _html(result, figures) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..structure import cluster, reference_atoms
 
 # Feff6 HOLE codes (feff6l supports K and L1-L3 only): K=1, L1=2, L2=3, L3=4.
 HOLE = {"K": 1, "L1": 2, "L2": 3, "L3": 4}
@@ -73,29 +74,19 @@ def cache_dir() -> Path:
         return Path.home() / ".cache" / "exelfs"
 
 
-def _reference_atoms(spec):
-    """ase.Atoms for a spec (element, formula, CIF path): the structure module's best candidate."""
-    from ..structure import reference_atoms
-
-    return reference_atoms(spec)
-
-
-def _cluster(atoms, absorber: str, radius: float):
-    """Cluster of radius (angstrom) around the first `absorber` atom, absorber first at the origin."""
-    from ..structure import cluster
-
-    return cluster(atoms, absorber, radius)
+def _hole_edge(edge: str) -> str:
+    """Edge name as FEFF6 knows it ('L23'/'L2,3' mean L3); InputError for edges feff6l cannot do."""
+    edge = str(edge).upper().replace("L2,3", "L3").replace("L23", "L3")
+    if edge not in HOLE:
+        raise InputError(f"FEFF (feff6l) handles K and L1/L2/L3 edges, not '{edge}': choose one of those")
+    return edge
 
 
 def feff_input(cluster_atoms, edge: str = "K", rmax: float = 5.0, nleg: int = 4, title: str = "") -> str:
     """Feff6 input text for a cluster (absorber first, at the origin), edge hole, path radius rmax (A)."""
     from ase.data import atomic_numbers
 
-    edge = edge.upper()
-    if edge in ("L23", "L2,3"):
-        edge = "L3"
-    if edge not in HOLE:
-        raise InputError(f"FEFF (feff6l) handles K and L1/L2/L3 edges, not '{edge}': choose one of those")
+    edge = _hole_edge(edge)
     symbols = cluster_atoms.get_chemical_symbols()
     absorber = symbols[0]
     others = []
@@ -162,19 +153,17 @@ def feff_paths(spec_or_atoms, absorber: str, edge: str = "K", rmax: float = 5.0,
     ``exelfs.structure.reference_atoms``. edge: 'K', 'L1', 'L2', 'L3' ('L23' means L3).
     Returns PathTables in rising reff; the first is the nearest-neighbour single-scattering path.
     """
-    edge = str(edge).upper().replace("L2,3", "L3").replace("L23", "L3")
-    if edge not in HOLE:
-        raise InputError(f"FEFF (feff6l) handles K and L1/L2/L3 edges, not '{edge}': choose one of those")
+    edge = _hole_edge(edge)
     if not (1.0 <= float(rmax) <= 10.0):
         raise InputError(f"rmax={rmax} angstrom is outside 1-10 angstrom")
     atoms = spec_or_atoms
     if isinstance(spec_or_atoms, (str, os.PathLike)):
-        atoms = _reference_atoms(str(spec_or_atoms))
+        atoms = reference_atoms(str(spec_or_atoms))
     if absorber not in atoms.get_chemical_symbols():
         raise InputError(f"absorber {absorber} is not in the structure "
                          f"({', '.join(sorted(set(atoms.get_chemical_symbols())))}): check the edge or structure")
     radius = max(float(rmax) + 2.0, 6.0)
-    clus = _cluster(atoms, absorber, radius)
+    clus = cluster(atoms, absorber, radius)
     text = feff_input(clus, edge=edge, rmax=rmax, nleg=nleg, title=atoms.get_chemical_formula())
     key = hashlib.sha256((FEFF_VERSION + "\n" + text).encode()).hexdigest()[:20]
     if key in _MEMO:

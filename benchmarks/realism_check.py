@@ -36,11 +36,12 @@ def main():
     logging.disable(logging.WARNING)
     from exelfs.analysis import analyze
     from exelfs.errors import InputError
-    from exelfs.simulate import EELSConfig, chi_from_paths, eels_spectrum, ss_shells, shell_to_path_params, standard_k
+    from exelfs.simulate import EELSConfig, chi_from_paths, eels_spectrum, shell_to_path_params, standard_k
+    from exelfs.theory import group_shells
     from exelfs.theory import feff_paths
 
     paths = feff_paths(args.structure, args.absorber, edge="K", rmax=5.0)
-    shells = ss_shells(paths)
+    shells = group_shells(paths)
     true_sigma2 = [0.0055] + [0.008] * (len(shells) - 1)
     true = {"s02": 0.9, "e0": 0.0, "deltar": np.zeros((1, len(shells))), "sigma2": np.array([true_sigma2]),
             "nscale": np.ones((1, len(shells)))}

@@ -72,14 +72,15 @@ def simulate_case(material: str, cond, seed: int):
     """(spectrum, lowloss or None, truth dict) for one seeded case."""
     from exelfs.edges.tables import parse_edge
     from exelfs.simulate import EELSConfig, XASConfig, eels_spectrum, xas_spectrum
-    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params, ss_shells, standard_k
+    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params, standard_k
+    from exelfs.theory import group_shells
     from exelfs.theory import feff_paths
 
     m = MATERIALS[material]
     element, shell = parse_edge(m["edge"])
     rng = np.random.default_rng(seed)
     paths = feff_paths(m["structure"], element, shell, rmax=SIM_RMAX)
-    shells = ss_shells(paths)
+    shells = group_shells(paths)
     ns = len(shells)
     dr1 = rng.uniform(-0.03, 0.03)
     s2_1 = rng.uniform(0.003, 0.008)

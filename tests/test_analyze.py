@@ -116,11 +116,12 @@ def test_synthetic_known_answer():
 
     from exelfs.analysis import FEFF_RMAX
     from exelfs.simulate import EELSConfig, eels_spectrum
-    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params, ss_shells, standard_k
+    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params, standard_k
+    from exelfs.theory import group_shells
     from exelfs.theory import feff_paths
 
     paths = feff_paths("MgO", "Mg", "K", rmax=FEFF_RMAX)
-    shells = ss_shells(paths)
+    shells = group_shells(paths)
     r_true, sigma2_true = shells[0]["reff"] + 0.02, 0.005
     deltar = np.array([0.02 * sh["reff"] / shells[0]["reff"] for sh in shells])
     sigma2 = np.array([sigma2_true] + [1.4 * sigma2_true] * (len(shells) - 1))

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from exelfs.errors import InputError
+from exelfs.theory import group_shells
 from exelfs.simulate import (EELSConfig, Recipe, XASConfig, chi_from_distances, chi_from_paths, disordered_ensemble,
                              eels_spectrum, gain_profile, load_dataset, lowloss_spectrum, make_dataset,
-                             radial_distribution, rebin_counts, shell_statistics, shell_to_path_params, ss_shells,
+                             radial_distribution, rebin_counts, shell_statistics, shell_to_path_params,
                              standard_k, xas_spectrum)
 
 
@@ -79,7 +80,7 @@ def test_lattice_expansion_equals_deltar(cu_paths):
 
 
 def test_shell_parameters_expand_to_paths(cu_paths):
-    shells = ss_shells(cu_paths)
+    shells = group_shells(cu_paths)
     assert shells[0]["n"] == 12 and abs(shells[0]["reff"] - 2.5527) < 0.01
     pp = shell_to_path_params(cu_paths, {"deltar": np.array([[0.02] * len(shells)]),
                                          "sigma2": np.array([[0.004] * len(shells)])}, shells)
@@ -276,7 +277,7 @@ def test_thermal_disorder_shell_statistics(cu_paths):
 
 def test_eels_spectrum_carries_chi(cu_paths):
     """Without background, plural scattering, resolution and noise, I/I_atomic - 1 is chi(k) of the edge."""
-    from exelfs.simulate.exafs import KTOE
+    from exelfs.units import KTOE
 
     k = standard_k(20.0)
     chi = chi_from_paths(cu_paths, k, {"s02": 0.9, "sigma2": 0.006})
@@ -365,3 +366,12 @@ def test_m45_white_lines_dominate_the_step():
     peak = sp.intensity.max()
     tail = sp.intensity[np.searchsorted(sp.energy, t["onset_ev"] + 60)]
     assert peak / tail > 5  # white lines, not steps (the old default gave peaks of 1-4 steps)
+
+
+def test_units_are_larchs():
+    from larch.xafs.xafsutils import ETOK, KTOE
+
+    from exelfs import units
+
+    assert units.ETOK == pytest.approx(ETOK, rel=1e-9) and units.KTOE == pytest.approx(KTOE, rel=1e-9)
+    assert units.k_from_e(units.e_from_k(10.0, 500.0), 500.0) == pytest.approx(10.0)

@@ -24,11 +24,11 @@ TRUE = {"s02": 0.9, "e0": 1.5, "deltar": [0.01, 0.0], "sigma2": [0.0055, 0.0080]
 def make_example():
     """The example: (core-loss Spectrum, low-loss Spectrum, truth dict). Deterministic (fixed seed)."""
     from .simulate import EELSConfig, eels_spectrum
-    from .simulate.exafs import chi_from_paths, shell_to_path_params, ss_shells, standard_k
-    from .theory import feff_paths
+    from .simulate.exafs import chi_from_paths, shell_to_path_params, standard_k
+    from .theory import feff_paths, group_shells
 
     paths = feff_paths(STRUCTURE, ABSORBER, edge="K", rmax=4.0)
-    shells = ss_shells(paths)[:2]
+    shells = group_shells(paths)[:2]
     k = standard_k(16.0)
     params = shell_to_path_params(paths, {"s02": TRUE["s02"], "e0": TRUE["e0"],
                                           "deltar": np.array(TRUE["deltar"]),

@@ -39,6 +39,8 @@ from ..errors import InputError
 from ..spectrum import Spectrum
 from .detect import (Z_MIN, DetectedEdge, Prepared, Profile, _excess_curve, _smooth, characterise, edge_profile,
                      find_edges, post_window, pre_window, prepare)
+from .tables import SPIN_ORBIT as PARTNER
+from .tables import SPIN_ORBIT_PRIMARY as PRIMARY
 from .tables import EdgeEntry, all_edges, edge_entry
 
 N_CANDIDATES = 5
@@ -47,8 +49,6 @@ N_CANDIDATES = 5
 EDGE_PRIOR = {"K": 1.0, "L3": 1.0, "M5": 0.7, "L2": 0.3, "M4": 0.25, "L1": 0.08, "M3": 0.1, "M2": 0.06,
               "M1": 0.03, "N5": 0.08, "N4": 0.06, "N3": 0.03, "N2": 0.02, "N1": 0.02, "N6": 0.03, "N7": 0.03,
               "O1": 0.01, "O2": 0.01, "O3": 0.01, "O4": 0.02, "O5": 0.02}
-PARTNER = {"L3": "L2", "M5": "M4", "N5": "N4"}  # spin-orbit partners, above the major one
-PRIMARY = {v: k for k, v in PARTNER.items()}
 MAJOR_TYPES = ("K", "L3", "M5")
 RARE_ELEMENTS = {  # radioactive (no stable isotope) and noble gases: rarely in a TEM specimen
     "Tc": 0.2, "Pm": 0.2, "Po": 0.1, "At": 0.1, "Rn": 0.1, "Fr": 0.1, "Ra": 0.1, "Ac": 0.1, "Pa": 0.1,

@@ -11,8 +11,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..errors import InputError
+from ..quiet import quiet
 
 EDGE_PATTERN = re.compile(r"^([A-Z][a-z]?)_(K|L[1-3]|M[1-5]|N[1-7]|O[1-5])$")
+# spin-orbit partners: the weaker edge just above each major one (L3 -> L2 ...); their fine structures add up
+SPIN_ORBIT = {"L3": "L2", "M5": "M4", "N5": "N4", "N7": "N6"}
+SPIN_ORBIT_PRIMARY = {v: k for k, v in SPIN_ORBIT.items()}
+# edge names as users write them for a combined edge: the major component is meant
+_COMBINED = {"L23": "L3", "L2,3": "L3", "M45": "M5", "M4,5": "M5", "N45": "N5", "N67": "N7"}
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,21 @@ class EdgeEntry:
         return self.eels_onset if self.eels_onset is not None else self.xray_energy
 
 
+def normalize_edge(name: str) -> str:
+    """An edge name in HyperSpy's spelling: ``'o_k'`` -> ``'O_K'``, ``'Ti L2,3'`` -> ``'Ti_L3'``,
+    ``'ni-l3'`` -> ``'Ni_L3'``. Unrecognisable text is returned stripped, for ``parse_edge`` to refuse."""
+    text = str(name).strip()
+    m = re.fullmatch(r"([A-Za-z]{1,2})[ _\-]+([A-Za-z][0-9,]*)", text)
+    if not m:
+        return text
+    element, edge = m.group(1).capitalize(), m.group(2).upper()
+    return f"{element}_{_COMBINED.get(edge, edge)}"
+
+
 def parse_edge(name: str) -> tuple[str, str]:
-    """Split an edge name like ``'Ni_L3'`` into ``('Ni', 'L3')``; InputError if it is not one."""
-    m = EDGE_PATTERN.match(str(name).strip())
+    """Split an edge name like ``'Ni_L3'`` (any case, ``Ti_L23`` for the L3 edge) into ``('Ni', 'L3')``;
+    InputError if it is not one."""
+    m = EDGE_PATTERN.match(normalize_edge(name))
     if not m:
         raise InputError(f"'{name}' is not an edge name: use Element_EDGE, e.g. O_K, Ti_L3, Cu_K")
     element, edge = m.groups()
@@ -70,11 +88,9 @@ def all_edges(emin: float = 0.0, emax: float = float("inf")) -> list[EdgeEntry]:
 
 @lru_cache(maxsize=1)
 def _table() -> dict:
-    import warnings
 
     import xraydb
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         from exspy.material import elements
 
     table = {}

@@ -8,42 +8,13 @@ Energies in eV throughout. (Placeholder channels are the reader's job: ``exelfs.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import warnings as _warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ..errors import InputError
-
-
-@contextlib.contextmanager
-def quiet_hyperspy():
-    """HyperSpy/exspy without progress bars, log chatter or warnings for the duration of the block.
-
-    Several exspy methods (thickness, Fourier-ratio deconvolution, smoothing inside them) take no
-    ``show_progressbar`` argument and fall back on ``hs.preferences.General.show_progressbar``, which
-    prints a tqdm bar ('0%| | 0/2') into the user's terminal; the preference is switched off here and
-    restored afterwards."""
-    import hyperspy.api as hs
-
-    general = hs.preferences.General
-    old = general.show_progressbar
-    loggers = [logging.getLogger(n) for n in ("hyperspy", "exspy", "rsciio")]
-    levels = [lg.level for lg in loggers]
-    general.show_progressbar = False
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
-            yield
-    finally:
-        general.show_progressbar = old
-        for lg, lev in zip(loggers, levels):
-            lg.setLevel(lev)
+from ..quiet import quiet
 
 
 @dataclass
@@ -159,7 +130,7 @@ def fit_power_law(spectrum_hs, energy: np.ndarray, signal: np.ndarray, window: t
     """Fit A*E**-r over ``window`` (eV) with exspy/HyperSpy's ``remove_background`` (least squares,
     ``fast=False``) and evaluate it on the whole axis; quality against the channel-to-channel noise."""
     a, b = window
-    with quiet_hyperspy():
+    with quiet(hyperspy=True):
         try:
             out, model = spectrum_hs.remove_background(
                 signal_range=(float(a), float(b)), background_type="Power law", fast=False,

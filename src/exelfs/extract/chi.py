@@ -14,15 +14,14 @@ k = sqrt(ETOK * (E - E0)) with Larch's ETOK (0.2624682917 eV^-1 angstrom^-2).
 
 from __future__ import annotations
 
-import logging
-import warnings as _warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from ..edges.tables import all_edges, edge_entry, parse_edge
+from ..edges.tables import SPIN_ORBIT, all_edges, edge_entry, parse_edge
 from ..errors import InputError
+from ..quiet import quiet
 from ..spectrum import Spectrum
 from .background import PreEdgeFit, fit_pre_edge, log_rises, rising_points
 from .fourier import fourier_transform
@@ -31,7 +30,6 @@ MIN_EXTENDED_EV = 150.0  # eV of usable data past E0 needed for EXELFS/EXAFS
 MIN_K_SPAN = 3.0  # 1/angstrom
 AUTOBK_KMIN = 1.0  # 1/angstrom: the EELS spline need not follow the near-edge peaks below
 NOISE_FACTOR = 1.0  # usable while the filtered chi envelope exceeds this many times the local noise
-PARTNER = {"L3": "L2", "M5": "M4", "N7": "N6"}  # spin-orbit partner just above the edge
 EELS_KMIN_K = 2.0  # 1/A: K edges, past the near-edge structure
 EELS_KMIN_L = 2.5  # 1/A: L and M edges (white lines, delayed maxima)
 THIN_T_LAMBDA = 0.02  # below this t/lambda the Fourier-ratio deconvolution is skipped (nothing to remove)
@@ -147,15 +145,11 @@ def extract_chi(spectrum: Spectrum, edge: str, lowloss: Spectrum | None = None, 
         return _extract_xas(spectrum.summed(), element, shell, name, e0, kweight, rbkg)
     if spectrum.kind != "eels":
         raise InputError(f"unknown spectrum kind '{spectrum.kind}': expected 'eels' or 'xas'")
-    return _extract_eels(spectrum.summed(), element, shell, name, lowloss, e0, kweight, rbkg, elements)
+    with quiet():
+        return _extract_eels(spectrum.summed(), element, shell, name, lowloss, e0, kweight, rbkg, elements)
 
 
 # --------------------------------------------------------------------------------------------------
-def _quiet():
-    for name in ("hyperspy", "exspy", "rsciio"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def _check_inside(energy, onset, name):
     if not energy[0] < onset < energy[-1]:
         raise InputError(f"the {name} edge ({onset:.0f} eV) lies outside the data "
@@ -173,7 +167,7 @@ def _partner_and_next(element, shell, onset, e_hi, kind):
         en = entry.eels_onset if (kind == "eels" and entry.eels_onset) else entry.energy
         if en is None or not onset + 1.0 < en < e_hi:
             continue
-        if PARTNER.get(shell) == ed and en - onset < PARTNER_OVERLAP_EV:
+        if SPIN_ORBIT.get(shell) == ed and en - onset < PARTNER_OVERLAP_EV:
             partners.append({"edge": entry.name, "energy_ev": float(en), "shift_ev": float(en - onset)})
             continue
         # EELS: minor edges (L1, M1...) are too weak to show; X-ray: every edge counts
@@ -348,8 +342,7 @@ def _run_autobk(energy, mu, group, **kws):
 
     for attempt in ({}, {"kmin": 0.0}, {"kmin": 0.5, "nknots": 6}):
         try:
-            with _warnings.catch_warnings():
-                _warnings.simplefilter("ignore")
+            with quiet():
                 autobk(energy, mu, group=group, **{**kws, **attempt})
             return group
         except (TypeError, ValueError, IndexError):
@@ -368,8 +361,7 @@ def _noise_kmax(k, chi, kmin, kmax, kweight):
 
     group = Group()
     try:
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
+        with quiet():
             estimate_noise(k, chi, group=group, kweight=kweight, kmin=kmin, kmax=kmax)
             eps = float(group.epsilon_k)
     except Exception:  # noqa: BLE001 - Larch indexes an empty array when chi never sinks into noise
@@ -441,7 +433,6 @@ def _usable_channels(spectrum, name, warnings):
 def _extract_eels(spectrum, element, shell, name, lowloss, e0_user, kweight, rbkg, elements=None):
     from .deconvolution import fourier_ratio, prepare_lowloss
 
-    _quiet()
     etok = etok_const()
     warnings = list(spectrum.metadata.get("warnings", []))
     entry = edge_entry(element, shell)
@@ -570,8 +561,7 @@ def _extract_xas(spectrum, element, shell, name, e0_user, kweight, rbkg):
     _check_inside(energy, edge_en, name)
 
     group = Group()
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    with quiet():
         e0_larch = float(find_e0(energy, mu))
     e0_meta = spectrum.metadata.get("e0")
     if e0_user is not None:
@@ -591,8 +581,7 @@ def _extract_xas(spectrum, element, shell, name, e0_user, kweight, rbkg):
             e0_est["metadata"] = float(e0_meta)
         except (TypeError, ValueError):
             pass
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    with quiet():
         pre_edge(energy, mu, group=group, e0=e0)
     # E0 spread: Larch's maximum derivative vs the half-step crossing of the normalised edge
     norm = np.asarray(group.norm, float)

@@ -8,14 +8,13 @@ core edge and before the low-loss tail sinks into noise. Energies in eV.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..errors import InputError
+from ..quiet import quiet
 from ..spectrum import Spectrum
-from .background import quiet_hyperspy
 
 
 @dataclass
@@ -122,18 +121,12 @@ def _pad_before_zlp(energy, intensity, notes):
     return np.concatenate([pad_e, energy]), np.concatenate([np.zeros(need), intensity])
 
 
-def _hs_quiet():
-    logging.getLogger("exspy").setLevel(logging.ERROR)
-    logging.getLogger("hyperspy").setLevel(logging.ERROR)
-
-
 def estimate_t_lambda(energy: np.ndarray, intensity: np.ndarray) -> tuple[float, float]:
     """Relative thickness t/lambda = ln(I_total / I_zlp) by exspy ``estimate_thickness`` (ZLP intensity
     by truncation at the first minimum after the ZLP, ``estimate_elastic_scattering_threshold``).
     Returns (t/lambda, threshold in eV)."""
-    _hs_quiet()
     sig = Spectrum(energy, intensity, kind="eels").to_hyperspy()
-    with quiet_hyperspy():
+    with quiet(hyperspy=True):
         try:
             threshold = float(sig.estimate_elastic_scattering_threshold(window=10.0).data.ravel()[0])
         except Exception:  # noqa: BLE001 - exspy's smoothing window fails on few channels
@@ -155,7 +148,6 @@ def fourier_ratio(energy: np.ndarray, edge_signal: np.ndarray, lowloss: LowLoss)
     channel width with the ZLP at 0 eV, which ``prepare_lowloss`` ensures. The core-loss is not
     power-law extrapolated (its background-subtracted tail can be negative, where exspy's power-law
     extrapolation fails); the zero padding exspy uses already avoids wrap-around."""
-    _hs_quiet()
     cl = Spectrum(energy, edge_signal, kind="eels").to_hyperspy()
     ll = lowloss.to_hyperspy()
     tail = lowloss.intensity[-100:]
@@ -166,7 +158,7 @@ def fourier_ratio(energy: np.ndarray, edge_signal: np.ndarray, lowloss: LowLoss)
     above = np.nonzero(lowloss.intensity >= 0.5 * top)[0]
     de = float(np.median(np.diff(lowloss.energy)))
     fwhm = max(float(lowloss.energy[above[-1]] - lowloss.energy[above[0]]) + de, de)
-    with quiet_hyperspy():
+    with quiet(hyperspy=True):
         try:
             out = cl.fourier_ratio_deconvolution(ll, fwhm=fwhm, threshold=lowloss.threshold,
                                                  extrapolate_lowloss=extrapolate_ll,

@@ -10,11 +10,11 @@ Units: k in 1/angstrom, r in angstrom, sigma2 in angstrom^2, energies in eV.
 from __future__ import annotations
 
 import math
-import warnings as _warnings
 
 import numpy as np
 
 from ..errors import InputError
+from ..quiet import quiet
 
 S02_ASSUMED = 0.9          # S0^2 assumed when converting the fitted amplitude into N
 S02_REL_ERR = 0.15         # relative uncertainty of that assumption (S0^2 = 0.75-1.05)
@@ -157,8 +157,7 @@ def _run_feffit(kgrid, chigrid, pargroup, larch_paths, k_range, r_range, kweight
     tr = feffit_transform(kmin=k_range[0], kmax=k_range[1], kweight=kweight, dk=dk, window=window,
                           rmin=r_range[0], rmax=r_range[1], fitspace="r")
     ds = feffit_dataset(data=data, paths=larch_paths, transform=tr)
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
+    with quiet():
         return feffit(pargroup, ds)
 
 

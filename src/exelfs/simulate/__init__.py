@@ -12,11 +12,11 @@ from .dataset import Recipe, load_dataset, make_dataset, simulate_batch
 from .disorder import (chi_from_distances, disordered_ensemble, neighbour_distances, radial_distribution,
                        shell_statistics, strain, thermal_displacements)
 from .eels import EELSConfig, eels_spectrum, gain_profile, lowloss_kernel, lowloss_spectrum, rebin_counts
-from .exafs import chi_from_paths, path_tables, shell_to_path_params, ss_shells, standard_k
+from .exafs import chi_from_paths, path_tables, shell_to_path_params, standard_k
 from .xas import XASConfig, xas_spectrum
 
 __all__ = [
-    "chi_from_paths", "path_tables", "shell_to_path_params", "ss_shells", "standard_k",
+    "chi_from_paths", "path_tables", "shell_to_path_params", "standard_k",
     "thermal_displacements", "strain", "neighbour_distances", "disordered_ensemble", "shell_statistics",
     "chi_from_distances", "radial_distribution",
     "EELSConfig", "eels_spectrum", "lowloss_spectrum", "lowloss_kernel", "rebin_counts", "gain_profile",

@@ -22,7 +22,8 @@ import numpy as np
 
 from ..errors import InputError
 from .eels import EELSConfig, eels_spectrum
-from .exafs import chi_from_paths, shell_to_path_params, ss_shells, standard_k
+from ..theory.shells import group_shells
+from .exafs import chi_from_paths, shell_to_path_params, standard_k
 from .xas import XASConfig, xas_spectrum
 
 FORMAT_VERSION = 1
@@ -113,7 +114,7 @@ def simulate_batch(recipe: Recipe | dict, n: int, seed: int = 0, paths=None) -> 
         raise InputError("n must be at least 1")
     n = int(n)
     paths = recipe_paths(recipe) if paths is None else paths
-    shells = ss_shells(paths)
+    shells = group_shells(paths)
     if not shells:
         raise InputError("the FEFF calculation gave no single-scattering shell: increase rmax")
     ss = np.random.SeedSequence(int(seed))

@@ -17,8 +17,6 @@ counts), a number is used as is. The drawn values are stored in ``metadata['true
 
 from __future__ import annotations
 
-import logging
-import warnings
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -26,8 +24,9 @@ import numpy as np
 
 from ..edges.tables import all_edges, edge_entry, parse_edge
 from ..errors import InputError
+from ..quiet import quiet
 from ..spectrum import Spectrum
-from .exafs import KTOE
+from ..units import KTOE
 
 Range = float | tuple  # a fixed value or a (lo, hi) range drawn uniformly per spectrum
 
@@ -126,28 +125,23 @@ def _hydrogenic_table(subshell: str, beam_energy_kev: float, collection_mrad: fl
         return None
     name = f"{element}_{'K' if shell == 'K' else 'L3'}"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.disable(logging.WARNING)
-            try:
-                from exspy.components import EELSCLEdge
+        with quiet():
+            from exspy.components import EELSCLEdge
 
-                comp = EELSCLEdge(name, GOS="hydrogenic")
-                comp.set_microscope_parameters(E0=beam_energy_kev, alpha=0.0, beta=collection_mrad,
-                                               energy_scale=0.25)
-                onset = comp.onset_energy.value
-                energy = onset + 0.25 * np.arange(int(3000 / 0.25))
-                sigma = np.asarray(comp.function(energy), float)
-                l1_rel = None
-                sigma_2p = sigma
-                if shell[0] == "L":
-                    gos = comp.GOS
-                    l1_rel = float(gos.onset_energy_L1 - gos.onset_energy_L3)
-                    gos.onset_energy_L1 = 1e9  # the 2p (L2,3) GOS everywhere: no L1 term
-                    comp._integrate_GOS()
-                    sigma_2p = np.asarray(comp.function(energy), float)
-            finally:
-                logging.disable(logging.NOTSET)
+            comp = EELSCLEdge(name, GOS="hydrogenic")
+            comp.set_microscope_parameters(E0=beam_energy_kev, alpha=0.0, beta=collection_mrad,
+                                           energy_scale=0.25)
+            onset = comp.onset_energy.value
+            energy = onset + 0.25 * np.arange(int(3000 / 0.25))
+            sigma = np.asarray(comp.function(energy), float)
+            l1_rel = None
+            sigma_2p = sigma
+            if shell[0] == "L":
+                gos = comp.GOS
+                l1_rel = float(gos.onset_energy_L1 - gos.onset_energy_L3)
+                gos.onset_energy_L1 = 1e9  # the 2p (L2,3) GOS everywhere: no L1 term
+                comp._integrate_GOS()
+                sigma_2p = np.asarray(comp.function(energy), float)
     except Exception:  # exspy has no data for this element: fall back to the step model
         return None
     sigma = np.nan_to_num(sigma)

@@ -30,10 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..theory.shells import group_shells
+from ..units import ETOK
 
-# Larch's constants (larch.xafs.xafsutils): KTOE = hbar^2 / (2 m_e e) * 1e20 (eV A^2)
-KTOE = 3.8099819442818976
-ETOK = 1.0 / KTOE
 SMALL_ENERGY = 1.0e-6
 
 GLOBAL_KEYS = ("s02", "e0", "ei", "alpha")
@@ -333,41 +332,21 @@ def _cast_rows(tab, f):
     return _CAST[key]
 
 
-def ss_shells(paths, tol: float = 0.02) -> list[dict]:
-    """Single-scattering shells: [{'scatterer', 'reff', 'n', 'paths': [indices]}] in rising reff (angstrom).
-
-    Single-scattering paths (nleg == 2) closer than `tol` angstrom with the same scatterer form one shell.
-    """
-    shells: list[dict] = []
-    for i, p in enumerate(paths):
-        if int(p.nleg) != 2:
-            continue
-        sc = p.scatterers[0] if getattr(p, "scatterers", None) else "?"
-        for sh in shells:
-            if sh["scatterer"] == sc and abs(sh["reff"] - p.reff) < tol:
-                sh["paths"].append(i)
-                sh["n"] += float(p.degen)
-                break
-        else:
-            shells.append({"scatterer": sc, "reff": float(p.reff), "n": float(p.degen), "paths": [i]})
-    return sorted(shells, key=lambda s: s["reff"])
-
-
 def shell_to_path_params(paths, shell_params: dict, shells: list[dict] | None = None) -> dict:
     """Expand per-shell parameters (B, S) to per-path parameters (B, P) for chi_from_paths.
 
     shell_params: ``deltar`` (A), ``sigma2`` (A^2), ``nscale``, optional ``third`` — each (B, S) for the S
-    single-scattering shells of :func:`ss_shells`; globals (``s02``, ``e0``, ``alpha``...) pass through.
+    single-scattering shells of :func:`exelfs.theory.group_shells`; globals (``s02``, ``e0``, ``alpha``...) pass through.
     Multiple-scattering paths get the relative expansion of the shells (deltar = mean(dR/R) * reff), the
     sigma2 of the nearest shell below their reff, and their own degeneracy.
     """
-    shells = ss_shells(paths) if shells is None else shells
+    shells = group_shells(paths) if shells is None else shells
     out = {k: v for k, v in shell_params.items() if k in GLOBAL_KEYS}
     ns = len(shells)
     reff = np.array([float(p.reff) for p in paths])
     owner = np.full(len(paths), -1)
     for j, sh in enumerate(shells):
-        owner[sh["paths"]] = j
+        owner[sh["index"]] = j
     sreff = np.array([sh["reff"] for sh in shells])
     for key in ("deltar", "sigma2", "nscale", "third"):
         if key not in shell_params:

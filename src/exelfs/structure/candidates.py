@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -13,6 +12,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import InputError
+from ..quiet import quiet
 from . import database as db
 
 MAX_ALTERNATIVES = 6   # polymorphs kept per spec (the best first)
@@ -158,8 +158,7 @@ def _spacegroup_of(atoms: Atoms) -> str:
     try:
         import spglib
         cell = (atoms.cell[:], atoms.get_scaled_positions(), atoms.numbers)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # spglib's deprecation notice about its error handling
+        with quiet():   # spglib's deprecation notice about its error handling
             return spglib.get_spacegroup(cell, symprec=1e-3) or ""
     except Exception:  # spglib missing or failing: the space group is only informative
         return ""

@@ -17,7 +17,6 @@ import math
 import os
 import re
 import sqlite3
-import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -26,6 +25,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 
 from ..errors import InputError
+from ..quiet import quiet
 
 _AMCSD_FILE = "amcsd_cif1.db"   # the trimmed database bundled in the larixite wheel
 
@@ -420,8 +420,7 @@ def atoms_from_cif_text(text: str, what: str) -> Atoms:
     """
     from pymatgen.io.cif import CifParser
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         try:
             structures = CifParser(io.StringIO(text), occupancy_tolerance=1.1).parse_structures(primitive=False)
         except Exception as exc:  # pymatgen raises many types for bad CIF text

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..units import ETOK
 from ..structure import cluster, reference_atoms
 
 # Feff6 HOLE codes (feff6l supports K and L1-L3 only): K=1, L1=2, L2=3, L3=4.
@@ -191,9 +192,6 @@ def feff_paths(spec_or_atoms, absorber: str, edge: str = "K", rmax: float = 5.0,
         raise RuntimeError(f"feff6l produced no paths in {folder}")
     _MEMO[key] = paths
     return list(paths)
-
-
-ETOK = 0.2624682843  # 2 m_e / hbar^2 in 1/(eV angstrom^2), as Larch's ETOK
 
 
 def path_chi(path: PathTable, k, s02=1.0, e0=0.0, deltar=0.0, sigma2=0.0, third=0.0, fourth=0.0,

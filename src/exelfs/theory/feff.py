@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_dir
 from ..errors import InputError
 from ..units import ETOK
 from ..structure import cluster, reference_atoms
@@ -60,19 +61,6 @@ class PathTable:
     red_fact: np.ndarray = field(repr=False)
     lam: np.ndarray = field(repr=False)
     rep: np.ndarray = field(repr=False)
-
-
-def cache_dir() -> Path:
-    """Root of the exelfs disk cache ($EXELFS_CACHE overrides the user cache dir)."""
-    env = os.environ.get("EXELFS_CACHE")
-    if env:
-        return Path(env).expanduser()
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_cache_dir("exelfs"))
-    except ImportError:  # pragma: no cover
-        return Path.home() / ".cache" / "exelfs"
 
 
 def _hole_edge(edge: str) -> str:

@@ -56,7 +56,8 @@ def main(argv=None):
         print(f"real spectra not found at {REAL}", file=sys.stderr)
         return 1
     warnings.filterwarnings("ignore")
-    from exelfs.analysis import FEFF_RMAX, analyze
+    from exelfs.pipeline import analyze
+    from exelfs.pipeline.plan import FEFF_RMAX
     from exelfs.edges.tables import parse_edge
     from exelfs.io import read_spectrum
     from exelfs.theory import feff_paths

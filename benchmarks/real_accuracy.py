@@ -27,7 +27,7 @@ LOWLOSS = {"eels_hBN_BK_NK_SI200_HLmulti_02_cal.dm3": "eels_hBN_lowloss_LL_02_ca
 
 
 def run(cases, manifest):
-    from exelfs.analysis import analyze
+    from exelfs.pipeline import analyze
     from exelfs.errors import InputError
     from exelfs.io import read_spectrum
 

@@ -112,7 +112,7 @@ def run_case(args):
     material, cond, seed = args
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
-    from exelfs.analysis import analyze
+    from exelfs.pipeline import analyze
     from exelfs.errors import InputError
 
     m = MATERIALS[material]
@@ -206,7 +206,7 @@ def main(argv=None):
     logging.disable(logging.WARNING)
     todo = cases(args.quick, args.only)
     # warm the FEFF cache once in this process (the workers then read it from disk)
-    from exelfs.analysis import FEFF_RMAX
+    from exelfs.pipeline.plan import FEFF_RMAX
     from exelfs.edges.tables import parse_edge
     from exelfs.theory import feff_paths
 

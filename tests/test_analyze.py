@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from exelfs.analysis import analyze, format_analysis
+from exelfs.pipeline import analyze, format_result
 from exelfs.errors import InputError
 from exelfs.io import read_spectrum
 
@@ -93,7 +93,8 @@ def test_nn_not_available_and_chi_needs_edge(real_dir):
 
 def test_report_and_json_contract(real_dir, tmp_path):
     spectrum = read_spectrum(real_dir / "xas_Cu_K_foil_rt_2016.xdi")
-    res = analyze(spectrum, edge="Cu_K", structure="Cu", report_dir=tmp_path / "rep")
+    result = analyze(spectrum, edge="Cu_K", structure="Cu", report_dir=tmp_path / "rep")
+    res = result.to_json()
     for key in ("edge", "structure", "method", "e0_ev", "k_range", "shells", "warnings", "n_independent",
                 "r_range", "t_lambda"):
         assert key in res
@@ -105,7 +106,7 @@ def test_report_and_json_contract(real_dir, tmp_path):
     for f in ("index.html", "result.json", "spectrum.png", "chi_k.png", "chi_r.png"):
         assert (tmp_path / "rep" / f).stat().st_size > 500
     assert json.loads((tmp_path / "rep" / "result.json").read_text())["shells"][0]["r"] == s["r"]
-    text = format_analysis(res)
+    text = format_result(result)
     assert "Cu_K" in text and f"{s['r']:.3f}" in text
 
 
@@ -114,7 +115,7 @@ def test_synthetic_known_answer():
     plural scattering t/lambda 0.5 with its low-loss, Poisson noise): the chain recovers the first shell."""
     import numpy as np
 
-    from exelfs.analysis import FEFF_RMAX
+    from exelfs.pipeline.plan import FEFF_RMAX
     from exelfs.simulate import EELSConfig, eels_spectrum
     from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params, standard_k
     from exelfs.theory import group_shells
@@ -145,7 +146,7 @@ def test_synthetic_known_answer():
 
 def test_structure_proposed_from_identified_elements(real_dir):
     """Without --structure, an EELS spectrum showing O K and Mg K is analysed as MgO, not as solid O."""
-    from exelfs.analysis import analyze
+    from exelfs.pipeline import analyze
     from exelfs.io import read_spectrum
 
     result = analyze(read_spectrum(real_dir / "eels_MgO_MgK_OK_atlas.msa"), edge="O_K")

@@ -1,36 +1,49 @@
-"""The ``exelfs`` command line: a thin layer over the public functions (see DESIGN.md for the contract).
+"""The ``exelfs`` command line: a thin layer over the pipeline (see DESIGN.md for the contract).
 
 Exit status: 0 done; 2 the input or request is unusable (one line on stderr); 1 a fault of the program.
+Heavy libraries are imported only by the command that needs them, so ``--help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
-import warnings
 
 from .errors import InputError
 
+CONTROLS = (("kmin", float, "K", "start of the k range (1/A)"), ("kmax", float, "K", "end of the k range (1/A)"),
+            ("kweight", int, "W", "k weighting of fit and transform (0-3)"), ("e0", float, "EV", "edge energy (eV)"),
+            ("rbkg", float, "R", "background spline cut-off (A)"), ("rmin", float, "R", "start of the R window (A)"),
+            ("rmax", float, "R", "end of the R window (A)"), ("s02", float, "S", "S0^2 used to turn amplitudes into N"),
+            ("shells", int, "N", "number of shells to fit"))
+TABLE_COLUMNS = ("file", "edge", "structure", "method", "e0_ev", "kmin", "kmax", "scatterer", "r", "r_err", "n",
+                 "n_err", "sigma2", "sigma2_err", "r_factor", "status")
+EXAMPLES = {
+    "identify": "examples:\n  exelfs identify NiO.msa\n  exelfs identify NiO.msa --at 532 --at 855 --json",
+    "structure": "examples:\n  exelfs structure MgO --absorber O\n  exelfs structure Cu --image cu.html",
+    "analyze": ("examples:\n  exelfs analyze Cu_foil.xdi --edge Cu_K --structure Cu --json\n"
+                "  exelfs analyze NiO.msa --edge O_K --structure NiO --kmin 3 --kmax 9 --report nio-report\n"
+                "  exelfs analyze a.msa b.msa c.msa --edge O_K --structure MgO --table results.csv"),
+    "demo": "example:\n  exelfs demo --out exelfs-demo",
+}
 
-def _quiet_libraries():
-    """HyperSpy, RosettaSciIO and Larch print warnings that are noise on a command line."""
-    warnings.filterwarnings("ignore")
-    # hyperspy.api resets its logger on import and attaches a handler writing to stdout (which would
-    # break --json); Larch adds a root handler. Disabling WARNING and below globally is the only switch
-    # that holds whatever is imported later.
-    logging.disable(logging.WARNING)
-    os.environ.setdefault("MPLBACKEND", "Agg")
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the contract's error style: one line on stderr, exit status 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"exelfs: error: {message} (see {self.prog} --help)\n")
+        sys.exit(2)
 
 
-def _print_json(obj):
-    print(json.dumps(obj, indent=2, default=float))
+def _print_json(obj, pretty=True):
+    print(json.dumps(obj, indent=2 if pretty else None, default=float))
 
 
 def cmd_identify(args):
-    from .edges import identify, format_identification
+    from .edges import format_identification, identify
     from .io import read_spectrum
 
     spectrum = read_spectrum(args.file)
@@ -53,19 +66,67 @@ def cmd_structure(args):
         print(format_structure(result))
 
 
-def cmd_analyze(args):
-    from .analysis import analyze, format_analysis
-    from .io import read_spectrum
+def _table_rows(file, result) -> list[dict]:
+    j = result.to_json()
+    base = {"file": file, "edge": j["edge"], "structure": j["structure"], "method": j["method"], "e0_ev": j["e0_ev"],
+            "kmin": j["k_range"][0], "kmax": j["k_range"][1], "r_factor": j.get("r_factor")}
+    rows = [{**base, **{k: s.get(k) for k in TABLE_COLUMNS if k in s}, "status": "answered"} for s in j["shells"]]
+    rows += [{**base, **{k: s.get(k) for k in TABLE_COLUMNS if k in s}, "status": f"undetermined: {s['reason']}"}
+             for s in j.get("undetermined_shells", [])]
+    return rows or [{**base, "status": "no shell"}]
 
-    spectrum = read_spectrum(args.file)
+
+def _analyze_one(file, args, settings, plans):
+    from .io import read_spectrum
+    from .pipeline import make_plan, run
+
+    data = read_spectrum(file)
     lowloss = read_spectrum(args.lowloss) if args.lowloss else None
-    result = analyze(spectrum, edge=args.edge, structure=args.structure, lowloss=lowloss,
-                     method=args.method, report_dir=args.report)
-    result = {"file": args.file, **result}
-    if args.json:
-        _print_json(result)
-    else:
-        print(format_analysis(result))
+    key = (args.edge, args.structure, getattr(data, "kind", "chi"))
+    plan = plans.get(key) if args.edge and args.structure else None
+    if plan is None:
+        plan = make_plan(data, edge=args.edge, structure=args.structure, settings=settings)
+        plans[key] = plan
+    result = run(plan, data, lowloss=lowloss, method=args.method)
+    if args.report:
+        from .pipeline.report import write_report
+
+        out = args.report if len(args.file) == 1 else os.path.join(args.report, os.path.basename(file))
+        write_report(result, out)
+    return result
+
+
+def cmd_analyze(args):
+    from .pipeline import Settings, format_result
+
+    settings = Settings.from_kwargs(**{name: getattr(args, name) for name, *_ in CONTROLS})
+    plans, rows, failed = {}, [], 0
+    for file in args.file:
+        try:
+            result = _analyze_one(file, args, settings, plans)
+        except InputError as exc:
+            if len(args.file) == 1:
+                raise
+            failed += 1
+            print(f"exelfs: error: {file}: {exc}", file=sys.stderr)
+            if args.json:
+                _print_json({"file": file, "error": str(exc)}, pretty=False)
+            rows.append({"file": file, "status": f"error: {exc}"})
+            continue
+        rows += _table_rows(file, result)
+        if args.json:
+            _print_json({"file": file, **result.to_json()}, pretty=len(args.file) == 1)
+        elif not args.table:
+            print(format_result(result, file=file) + "\n")
+    if args.table:
+        import csv
+
+        with open(args.table, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=TABLE_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+    if failed:
+        raise SystemExit(2)
 
 
 def cmd_demo(args):
@@ -74,48 +135,63 @@ def cmd_demo(args):
     run_demo(out_dir=args.out)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="exelfs", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+def _sub(sub, name, help_text, func):
+    s = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.set_defaults(func=func)
+    return s
 
-    s = sub.add_parser("identify", help="find edges and rank element/edge candidates")
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = Parser(prog="exelfs", description="exelfs: local atomic structure (R, N, sigma2) from the extended fine "
+               "structure of electron energy-loss spectra, with X-ray EXAFS as a cross-check",
+               epilog="run 'exelfs COMMAND --help' for each command's options and examples")
+    p.add_argument("--version", action="version", version=f"exelfs {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    s = _sub(sub, "identify", "find edges and rank element/edge candidates", cmd_identify)
     s.add_argument("file")
     s.add_argument("--at", type=float, action="append", metavar="EV",
                    help="an edge onset energy (eV) chosen by the operator; repeatable")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_identify)
+    s.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    s = sub.add_parser("structure", help="propose the reference crystal structure and neighbour shells")
+    s = _sub(sub, "structure", "propose the reference crystal structure and neighbour shells", cmd_structure)
     s.add_argument("spec", metavar="SPEC", help="element, formula or CIF path")
-    s.add_argument("--absorber", metavar="EL")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--absorber", metavar="EL", help="the absorbing element (default: the first cation)")
+    s.add_argument("--json", action="store_true", help="print the result as JSON")
     s.add_argument("--image", metavar="OUT", help="write a 3D picture (.png or .html)")
-    s.set_defaults(func=cmd_structure)
 
-    s = sub.add_parser("analyze", help="extract chi(k) and fit neighbour shells")
-    s.add_argument("file")
-    s.add_argument("--edge", metavar="El_EDGE")
-    s.add_argument("--structure", metavar="SPEC")
-    s.add_argument("--lowloss", metavar="FILE")
-    s.add_argument("--method", choices=["nn", "fit", "both"], default="fit")
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--report", metavar="DIR")
-    s.set_defaults(func=cmd_analyze)
+    s = _sub(sub, "analyze", "extract chi(k) and fit neighbour shells (R, N, sigma2)", cmd_analyze)
+    s.add_argument("file", nargs="+", help="one or more spectra (EELS or X-ray) or chi(k) files")
+    s.add_argument("--edge", metavar="El_EDGE", help="edge to analyse, e.g. O_K (default: identified)")
+    s.add_argument("--structure", metavar="SPEC", help="reference structure (default: proposed)")
+    s.add_argument("--lowloss", metavar="FILE", help="EELS low-loss spectrum for plural-scattering removal")
+    s.add_argument("--method", choices=["nn", "fit", "both"], default="fit", help="analysis method")
+    s.add_argument("--json", action="store_true", help="print JSON (one object per line for several files)")
+    s.add_argument("--table", metavar="OUT.csv", help="write one CSV row per shell and file")
+    s.add_argument("--report", metavar="DIR", help="write figures, data, a Larch script and a page into DIR")
+    for name, kind, metavar, text in CONTROLS:
+        s.add_argument(f"--{name}", type=kind, metavar=metavar, help=f"{text} (default: automatic)")
 
-    s = sub.add_parser("demo", help="run the whole analysis on the embedded synthetic example")
+    s = _sub(sub, "demo", "run the whole analysis on the embedded synthetic example", cmd_demo)
     s.add_argument("--out", default="exelfs-demo", help="folder for the demo's figures")
-    s.set_defaults(func=cmd_demo)
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_libraries()
+    from .quiet import quiet_process
+
+    quiet_process()
     try:
         args.func(args)
     except InputError as exc:
         print(f"exelfs: error: {exc}", file=sys.stderr)
         return 2
+    except SystemExit as exc:
+        return int(exc.code or 0)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a fault of the program: say so briefly, full trace on request

@@ -47,7 +47,7 @@ def make_example():
 
 def run_demo(out_dir="exelfs-demo") -> dict:
     """Run identify, structure, extraction and shell fit on the example; write figures to out_dir."""
-    from .analysis import analyze, format_analysis
+    from .pipeline import analyze, format_result
     from .edges import format_identification, identify
     from .structure import format_structure, render_cluster, structure_report
 
@@ -72,11 +72,11 @@ def run_demo(out_dir="exelfs-demo") -> dict:
     print("== 3. chi(k), Fourier transform and shell fit ==")
     result = analyze(core, edge=EDGE, structure=STRUCTURE, lowloss=low, method="fit",
                      report_dir=out / "report")
-    print(format_analysis(result), "\n")
+    print(format_result(result), "\n")
 
     print("== 4. against the known answer ==")
     print(f"{'shell':<8}{'R true':>8}{'R fit':>16}{'N true':>8}{'N fit':>14}{'sigma2 true':>13}{'sigma2 fit':>18}")
-    for t, s in zip(truth, result["shells"]):
+    for t, s in zip(truth, result.shells):
         print(f"{t['scatterer']:<8}{t['r']:>8.3f}{s['r']:>9.3f} ± {s.get('r_err') or 0:<5.3f}"
               f"{t['n']:>8d}{s['n']:>8.1f} ± {s.get('n_err') or 0:<4.1f}"
               f"{t['sigma2']:>13.4f}{s['sigma2']:>10.4f} ± {s.get('sigma2_err') or 0:.4f}")

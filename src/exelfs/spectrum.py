@@ -156,3 +156,17 @@ class ChiData:
     def __post_init__(self):
         self.k = np.asarray(self.k, dtype=float)
         self.chi = np.asarray(self.chi, dtype=float)
+
+
+def as_data(data):
+    """A Spectrum or ChiData as given; a HyperSpy/exspy signal (an ``EELSSpectrum``, lazy or not) converted
+    with :meth:`Spectrum.from_hyperspy`; anything else an InputError."""
+    if isinstance(data, (Spectrum, ChiData)):
+        return data
+    if hasattr(data, "axes_manager") and hasattr(data, "data"):
+        if getattr(data.axes_manager, "signal_dimension", 1) != 1:
+            raise InputError("the HyperSpy signal is not one-dimensional in its signal axis: give a spectrum "
+                             "or spectrum image (Signal1D / EELSSpectrum)")
+        return Spectrum.from_hyperspy(data)
+    raise InputError(f"expected a Spectrum, a ChiData or a HyperSpy signal, not {type(data).__name__}: read files "
+                     "with exelfs.io.read_spectrum")

@@ -51,7 +51,8 @@ class Extraction:
     energy (eV), signal (summed counts or mu(E)), pre_edge (power-law background for EELS, Larch's
     pre-edge line for X-ray, on ``energy``), pre_edge_window (eV), mu (edge signal: background-subtracted,
     deconvolved where a low-loss was given; raw mu(E) for X-ray), mu0 (smooth post-edge background on
-    ``energy``, NaN outside [e0, e_end]), e0 and e0_err (eV), k (1/angstrom, uniform 0.05 grid), chi,
+    ``energy``, NaN outside [e0, e_end]), post_edge and edge_step (X-ray: Larch's post-edge line and edge
+    step), e0 and e0_err (eV), k (1/angstrom, uniform 0.05 grid), chi,
     k_range (usable kmin, kmax), kweight, t_lambda (None without low-loss), r (angstrom) and chir
     (complex) / chir_mag of k^kweight chi over k_range, warnings (list of str).
     """
@@ -82,6 +83,8 @@ class Extraction:
     partner_edges: list = field(default_factory=list)  # [{"edge": "Ni_L2", "energy_ev", "shift_ev"}]
     deconvolved: bool = False
     e0_estimates: dict = field(default_factory=dict)  # eV, per estimator
+    post_edge: np.ndarray | None = None  # X-ray: Larch's post-edge line on ``energy`` (None for EELS)
+    edge_step: float | None = None  # X-ray: Larch's edge step (mu units)
 
     def __getitem__(self, name):  # group-like access: ext["chi"]
         return getattr(self, name)
@@ -613,7 +616,8 @@ def _extract_xas(spectrum, element, shell, name, e0_user, kweight, rbkg):
                         pre_edge_window=(float(e0 + group.pre_edge_details.pre1),
                                          float(e0 + group.pre_edge_details.pre2)),
                         mu=mu, mu0=mu0, e0=e0, e0_err=e0_err, t_lambda=None, e_end=e_end,
-                        pre_edge_fit=None, partner_edges=[], deconvolved=False, e0_estimates=e0_est),
+                        pre_edge_fit=None, partner_edges=[], deconvolved=False, e0_estimates=e0_est,
+                        post_edge=np.asarray(group.post_edge, float), edge_step=float(group.edge_step)),
                    k, chi, 2.0, k_end, kweight, warnings, limit)
 
 

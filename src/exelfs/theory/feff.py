@@ -61,6 +61,7 @@ class PathTable:
     red_fact: np.ndarray = field(repr=False)
     lam: np.ndarray = field(repr=False)
     rep: np.ndarray = field(repr=False)
+    feffdat: object = field(default=None, repr=False, compare=False)  # Larch's FeffDatFile, parsed once
 
 
 def _hole_edge(edge: str) -> str:
@@ -113,7 +114,7 @@ def _read_paths(folder: Path, absorber: str) -> list[PathTable]:
                              amp=np.asarray(fd.mag_feff, float),
                              phase=np.asarray(fd.pha_feff, float) + np.asarray(fd.real_phc, float),
                              red_fact=np.asarray(fd.red_fact, float), lam=np.asarray(fd.lam, float),
-                             rep=np.asarray(fd.rep, float)))
+                             rep=np.asarray(fd.rep, float), feffdat=fd))
     out.sort(key=lambda p: (p.reff, p.nleg))
     return out
 

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..quiet import quiet
 from ..spectrum import Spectrum
 from ..units import KTOE
+from .nearedge import elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 Range = float | tuple  # a fixed value or a (lo, hi) range drawn uniformly per spectrum
 
@@ -54,6 +55,15 @@ class EELSConfig:
     m_white_line_height: Range = (8.0, 25.0)  # M5 (N5) white-line peak / M5 edge step: white lines dominate
     white_line_width: Range = (1.0, 3.0)  # Lorentzian FWHM, eV
     white_line_ratio: Range = (1.8, 2.6)  # L3 : L2 (M5 : M4) white-line intensity
+    # near-edge structure as a nuisance (exelfs.simulate.nearedge): off by default (today's spectra unchanged)
+    near_edge: bool = False
+    near_edge_range: float = 40.0  # eV above the onset holding the random ELNES peaks
+    near_edge_peaks: int = 6  # Gaussian peaks drawn per edge
+    near_edge_height: tuple = (0.0, 1.0)  # peak height / edge step
+    near_edge_width: tuple = (1.0, 4.0)  # FWHM at the onset, eV (x3 at near_edge_range)
+    pre_peak_height: tuple = (0.0, 4.0)  # B, C, N, O K pre-peak (Lorentzian) height / edge step
+    pre_peak_width: tuple = (0.4, 1.5)  # FWHM, eV
+    pre_peak_position: tuple = (-2.0, 2.0)  # eV from the onset
     other_elements: tuple = ()  # elements whose edges in the window are added (e.g. ('O',))
     # atoms of each other element per absorber atom; its edge steps follow from the hydrogenic
     # cross-sections per atom (edge_strength), e.g. O K next to Mg K: 1 O per Mg gives an O step ~8 Mg steps
@@ -315,6 +325,24 @@ def _chi_on_energy(k, chi, energy, e_edge, taper):
     return out * np.sin(0.5 * np.pi * ramp) ** 2 * (energy > e_edge)
 
 
+def _near_edge(cfg: EELSConfig, element: str, shell: str, fe, onset: float, rng, true: dict) -> np.ndarray:
+    """Random ELNES peaks over the first near_edge_range eV (and a pre-peak on B, C, N, O K), in edge-step
+    units on the fine grid `fe` (eV); the drawn peaks go to true['near_edge'] as [position eV, FWHM, height]."""
+    pair = lambda v: tuple(v) if isinstance(v, (tuple, list)) else (float(v), float(v))  # noqa: E731
+    pos, fwhm, h = elnes_peaks(rng, 1, int(cfg.near_edge_peaks), float(cfg.near_edge_range),
+                               pair(cfg.near_edge_width), pair(cfg.near_edge_height))
+    pos = pos + onset
+    out = gaussians(fe, pos, fwhm, h)[0].astype(float)
+    true["near_edge"] = np.stack([pos[0], fwhm[0], h[0]], axis=1).tolist()
+    if has_pre_peak(element, shell):
+        pp = np.array([[onset + draw(cfg.pre_peak_position, rng)]])
+        pw = np.array([[draw(cfg.pre_peak_width, rng)]])
+        ph = np.array([[draw(cfg.pre_peak_height, rng)]])
+        out += lorentzians(fe, pp, pw, ph)[0].astype(float)
+        true["pre_peak"] = [float(pp[0, 0]), float(pw[0, 0]), float(ph[0, 0])]
+    return out
+
+
 def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, seed=None, rng=None,
                   title: str = "synthetic EELS"):
     """A synthetic core-loss EELS spectrum with fine structure chi(k) on the absorber edge.
@@ -411,6 +439,8 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
             if partner is not None:
                 sigma_main += 0.67 * edge_shape(element, nxt, fe, partner[1], cfg.beam_energy_kev,
                                                 cfg.collection_mrad)
+    if cfg.near_edge:
+        sigma_main = sigma_main + _near_edge(cfg, element, shell, fe, onset, rng, true)
     white = cfg.white_lines if cfg.white_lines is not None else (entry.threshold == "Sharp peak")
     if white:
         height = draw(cfg.m_white_line_height if shell[0] in "MN" else cfg.white_line_height, rng)

@@ -253,3 +253,59 @@ def test_real_xas_edges(manifest):
         expected = entry["edges"][0]
         assert found and found[0][1] == expected, (entry["file"], found)
         assert abs(found[0][0] - edge_energy(*expected.split("_"))) < 10
+
+
+# ---------------------------------------------------------------- edge table disk cache
+
+def test_edge_table_cache_round_trip(tmp_path, monkeypatch):
+    """The table cached on disk (JSON under EXELFS_CACHE/edges, keyed by the exspy and xraydb versions)
+    reads back equal to the freshly built one; an unwritable cache falls back to the table in memory."""
+    from exelfs.edges import tables
+
+    monkeypatch.setenv("EXELFS_CACHE", str(tmp_path))
+    path = tables.table_cache_path()
+    assert path.parent == tmp_path / "edges" and "exspy-" in path.name and "xraydb-" in path.name
+    fresh = tables.build_table()
+    assert tables.write_cached_table(path, fresh)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left behind
+    cached = tables.read_cached_table(path)
+    assert cached == fresh and list(cached) == list(fresh)
+    assert cached[("O", "K")].eels_onset == 532.0
+    path.write_text("{not json")
+    assert tables.read_cached_table(path) is None
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert not tables.write_cached_table(blocked / "edges" / "table.json", fresh)
+
+
+def test_edge_table_from_warm_cache_without_exspy(tmp_path, monkeypatch):
+    """With a warm cache, reading an .msa and identifying it imports neither exspy, hyperspy, larch nor
+    xraydb (checked in a fresh interpreter, where nothing else has imported them)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import exelfs
+    from exelfs.edges import tables
+
+    monkeypatch.setenv("EXELFS_CACHE", str(tmp_path))
+    assert tables.write_cached_table(tables.table_cache_path(), tables._table())
+    e = np.arange(400.0, 700.0, 0.5)
+    counts = np.random.default_rng(14).poisson(1e5 * (e / 400) ** -3 * (1 + 0.3 * (e > 532)))
+    msa = tmp_path / "o_k.msa"
+    msa.write_text("#FORMAT      : EMSA/MAS Spectral Data File\n#VERSION     : 1.0\n#TITLE       : O K\n"
+                   f"#NPOINTS     : {e.size}\n#NCOLUMNS    : 1\n#XUNITS      : eV\n#YUNITS      : counts\n"
+                   "#DATATYPE    : XY\n#XPERCHAN    : 0.5\n#OFFSET      : 400.0\n#SIGNALTYPE  : ELS\n"
+                   "#SPECTRUM    : Spectral Data Starts Here\n"
+                   + "".join(f"{x:.1f}, {y:d}\n" for x, y in zip(e, counts)) + "#ENDOFDATA   : \n")
+    code = ("import sys\n"
+            "from exelfs.io import read_spectrum\n"
+            "from exelfs.edges import identify\n"
+            f"r = identify(read_spectrum({str(msa)!r}))\n"
+            "print(r['edges'][0]['candidates'][0]['element'])\n"
+            "print(sorted(m for m in ('exspy', 'hyperspy', 'larch', 'xraydb') if m in sys.modules))\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(exelfs.__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[:2] == ["O", "[]"], out.stdout

@@ -1,15 +1,23 @@
 """Edge tables: EELS onset energies (exspy) and X-ray binding energies (xraydb), by edge name.
 
 EELS onsets and X-ray binding energies differ by up to ~10 eV for light elements (O K: 532 vs 543 eV),
-so both are kept and used side by side.
+so both are kept and used side by side. The table is built once from both libraries and cached on disk
+(``cache_dir() / "edges"``, JSON keyed by their versions): importing exspy alone takes ~2 s.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
-from dataclasses import dataclass
+import tempfile
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
+from ..cache import cache_dir
 from ..errors import InputError
 from ..quiet import quiet
 
@@ -86,9 +94,65 @@ def all_edges(emin: float = 0.0, emax: float = float("inf")) -> list[EdgeEntry]:
     return sorted(out, key=lambda e: e.energy)
 
 
+TABLE_FORMAT = 1  # layout of the cached table file; raise it when EdgeEntry changes
+_LIBRARIES = ("exspy", "xraydb")
+
+
 @lru_cache(maxsize=1)
 def _table() -> dict:
+    """{(element, edge): EdgeEntry}, from the disk cache where it holds the table of the installed exspy
+    and xraydb versions; else built from them (importing exspy takes ~2 s) and cached for next time."""
+    path = table_cache_path()
+    table = read_cached_table(path) if path is not None else None
+    if table is None:
+        table = build_table()
+        if path is not None:
+            write_cached_table(path, table)
+    return table
 
+
+def table_cache_path() -> Path | None:
+    """The cache file of the edge table, keyed by the exspy and xraydb versions (read from the package
+    metadata, without importing them); None where a version cannot be told."""
+    try:
+        key = "_".join(f"{lib}-{version(lib)}" for lib in _LIBRARIES)
+    except PackageNotFoundError:
+        return None
+    return cache_dir() / "edges" / f"table-v{TABLE_FORMAT}_{re.sub(r'[^A-Za-z0-9._-]', '_', key)}.json"
+
+
+def read_cached_table(path: Path) -> dict | None:
+    """The edge table stored at path; None where it is absent or unreadable (then it is rebuilt)."""
+    try:
+        rows = json.loads(path.read_text())["edges"]
+        entries = [EdgeEntry(**row) for row in rows]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {(e.element, e.edge): e for e in entries}
+
+
+def write_cached_table(path: Path, table: dict) -> bool:
+    """Store the edge table at path atomically (a temporary file, then os.replace); False where the cache
+    cannot be written (the table is then only kept in memory)."""
+    text = json.dumps({"format": TABLE_FORMAT, "edges": [asdict(e) for e in table.values()]})
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name, suffix=".tmp",
+                                         delete=False) as fh:
+            tmp = fh.name
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return False
+    return True
+
+
+def build_table() -> dict:
+    """{(element, edge): EdgeEntry} from exspy's EELS onsets and xraydb's X-ray binding energies."""
     import xraydb
     with quiet():
         from exspy.material import elements

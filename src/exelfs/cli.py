@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from .errors import InputError
+from .outputs import check_output_dir, check_output_file
 
 
 def _quiet_libraries():
@@ -44,6 +45,7 @@ def cmd_identify(args):
 def cmd_structure(args):
     from .structure import format_structure, render_cluster, structure_report
 
+    check_output_file(args.image, "--image")
     result = structure_report(args.spec, absorber=args.absorber)
     if args.image:
         result["image"] = render_cluster(args.spec, args.image, absorber=args.absorber)
@@ -57,6 +59,7 @@ def cmd_analyze(args):
     from .analysis import analyze, format_analysis
     from .io import read_spectrum
 
+    check_output_dir(args.report, "--report")
     spectrum = read_spectrum(args.file)
     lowloss = read_spectrum(args.lowloss) if args.lowloss else None
     result = analyze(spectrum, edge=args.edge, structure=args.structure, lowloss=lowloss,
@@ -71,12 +74,20 @@ def cmd_analyze(args):
 def cmd_demo(args):
     from .demo import run_demo
 
+    check_output_dir(args.out, "--out")
     run_demo(out_dir=args.out)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the contract's error output: one line ``exelfs: error: ...`` on stderr, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"exelfs: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="exelfs", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = OneLineParser(prog="exelfs", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     s = sub.add_parser("identify", help="find edges and rank element/edge candidates")
     s.add_argument("file")

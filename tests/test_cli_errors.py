@@ -126,3 +126,79 @@ def test_identify_json_stdout_is_clean(real_dir):
     assert proc.returncode == 0, proc.stderr
     json.loads(proc.stdout)
     assert proc.stderr.strip() == "", proc.stderr
+
+
+CHI_FILE = "xas_Cu_K_foil_10K_reference_chi.chi"
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody can write, root included (chattr +i), or skip."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    import os
+    if os.geteuid() != 0:
+        d.chmod(0o555)
+        yield d
+        d.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(d)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a read-only folder here (chattr +i refused)")
+    yield d
+    subprocess.run(["chattr", "-i", str(d)], capture_output=True)
+
+
+@pytest.mark.parametrize("where", ["onto a file", "under a file", "read-only folder"])
+def test_report_path_checked_first(real_dir, tmp_path, read_only_dir, where, capfd):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    target = {"onto a file": afile, "under a file": afile / "sub", "read-only folder": read_only_dir / "rep"}[where]
+    code, out, err = _run(["analyze", str(real_dir / CHI_FILE), "--edge", "Cu_K", "--report", str(target)], capfd)
+    _assert_one_clear_line(code, err, f"--report {where}")
+    assert "--report" in err and out.strip() == ""
+
+
+def test_image_read_only(read_only_dir, capfd):
+    code, _, err = _run(["structure", "Cu", "--image", str(read_only_dir / "c.png")], capfd)
+    _assert_one_clear_line(code, err, "--image read-only")
+
+
+def test_demo_out_onto_file(tmp_path, capfd):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, _, err = _run(["demo", "--out", str(afile)], capfd)
+    _assert_one_clear_line(code, err, "demo --out onto a file")
+    assert afile.read_text() == "x"
+
+
+@pytest.mark.parametrize("argv", [["analyze", "x.msa", "--method", "bogus"], ["bogus"], [],
+                                  ["identify", "x.msa", "--at", "abc"]])
+def test_argparse_errors_one_line(argv, capfd):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    _, err = capfd.readouterr()
+    _assert_one_clear_line(exc.value.code, err, f"argv {argv}")
+
+
+def test_identify_at_overflow_and_long_name(tmp_path, capfd):
+    msa = tmp_path / "s.msa"
+    msa.write_text(_msa_text(ENERGY, COUNTS))
+    for argv in (["identify", str(msa), "--at", "1e308"], ["identify", str(tmp_path / ("a" * 300 + ".msa"))]):
+        code, _, err = _run(argv, capfd)
+        _assert_one_clear_line(code, err, " ".join(argv)[:60])
+
+
+def test_lower_case_edge_name(real_dir, capfd):
+    code, out, err = _run(["analyze", str(real_dir / CHI_FILE), "--edge", "cu_k", "--json"], capfd)
+    assert code == 0, err
+    assert json.loads(out)["edge"] == "Cu_K"
+
+
+def test_bad_exelfs_cache(real_dir, tmp_path, monkeypatch, capfd):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    monkeypatch.setenv("EXELFS_CACHE", str(afile))
+    from exelfs.theory import feff
+    monkeypatch.setattr(feff, "_MEMO", {})
+    code, _, err = _run(["analyze", str(real_dir / CHI_FILE), "--edge", "Cu_K"], capfd)
+    _assert_one_clear_line(code, err, "EXELFS_CACHE is a file")

@@ -403,3 +403,52 @@ def test_unknown_xas_columns_refused(tmp_path):
     path = tmp_path / "x.xmu"
     np.savetxt(path, np.c_[energy, energy, energy], header="energy foo bar")
     _refuses(path, "mu(e)")
+
+
+_E = np.arange(400.0, 900.0, 1.0)
+_Y = 1e12 * _E ** -2.5 * (1 + 0.3 * (_E > 532))
+
+
+def test_lenient_text_quirks(tmp_path, real_dir):
+    """UTF-8 BOM, UTF-16, decimal commas with semicolons, a trailing line of text, EMSA one short of NPOINTS."""
+    rows = "".join(f"{a},{b:.6e}\n" for a, b in zip(_E, _Y))
+    cases = {"u16.csv": ("energy,counts\n" + rows).encode("utf-16"),
+             "dc.csv": ("energy;counts\n" + "".join(f"{a:.1f};{b:.2f}\n".replace(".", ",")
+                                                    for a, b in zip(_E, _Y))).encode(),
+             "tail.csv": ("energy,counts\n" + rows + "End of data\n").encode()}
+    mgo = (real_dir / "eels_MgO_MgK_OK_atlas.msa").read_text()
+    cases["bom.msa"] = b"\xef\xbb\xbf" + mgo.encode()
+    cases["npoints.msa"] = mgo.replace("#NPOINTS     : 1024", "#NPOINTS     : 1025").encode()
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        s = read_spectrum(tmp_path / name)
+        if name.endswith(".csv"):
+            assert np.allclose(s.energy, _E) and np.allclose(s.intensity, _Y, rtol=1e-3), name
+            assert s.metadata["warnings"], name
+        else:
+            assert s.energy.size > 900, name
+
+
+def test_truncated_xdi_and_inverted_mu_refused(real_dir, tmp_path):
+    text = (real_dir / "xas_Cu_K_foil_rt_2016.xdi").read_text().rstrip("\n")
+    (tmp_path / "cut.xdi").write_text(text[:-4])
+    with pytest.raises(InputError, match="truncated"):
+        read_spectrum(tmp_path / "cut.xdi")
+    s = read_spectrum(real_dir / "xas_Cu_K_foil_rt_2016.xdi")
+    (tmp_path / "neg.xmu").write_text("# energy mu\n" + "".join(f"{a} {-b}\n" for a, b in zip(s.energy, s.intensity)))
+    with pytest.raises(InputError, match="inverted"):
+        read_spectrum(tmp_path / "neg.xmu")
+
+
+def test_oversized_text_refused(tmp_path, monkeypatch):
+    from exelfs.io import text
+    monkeypatch.setattr(text, "MAX_TEXT_LINES", 100)
+    (tmp_path / "big.txt").write_text("".join(f"{a} {b}\n" for a, b in zip(_E, _Y)))
+    with pytest.raises(InputError, match="channels"):
+        read_spectrum(tmp_path / "big.txt")
+
+
+def test_bad_path_values():
+    for bad in (None, 5, "", "a" * 300 + ".msa"):
+        with pytest.raises(InputError):
+            read_spectrum(bad)

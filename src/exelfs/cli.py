@@ -12,6 +12,7 @@ import os
 import sys
 
 from .errors import InputError
+from .outputs import check_output_dir, check_output_file
 
 CONTROLS = (("kmin", float, "K", "start of the k range (1/A)"), ("kmax", float, "K", "end of the k range (1/A)"),
             ("kweight", int, "W", "k weighting of fit and transform (0-3)"), ("e0", float, "EV", "edge energy (eV)"),
@@ -34,7 +35,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with the contract's error style: one line on stderr, exit status 2."""
 
     def error(self, message):
-        sys.stderr.write(f"exelfs: error: {message} (see {self.prog} --help)\n")
+        sys.stderr.write(f"exelfs: error: {' '.join(message.split())} (see {self.prog} --help)\n")
         sys.exit(2)
 
 
@@ -57,6 +58,7 @@ def cmd_identify(args):
 def cmd_structure(args):
     from .structure import format_structure, render_cluster, structure_report
 
+    check_output_file(args.image, "--image")
     result = structure_report(args.spec, absorber=args.absorber)
     if args.image:
         result["image"] = render_cluster(args.spec, args.image, absorber=args.absorber)
@@ -99,6 +101,8 @@ def _analyze_one(file, args, settings, plans):
 def cmd_analyze(args):
     from .pipeline import Settings, format_result
 
+    check_output_dir(args.report, "--report")
+    check_output_file(args.table, "--table")
     settings = Settings.from_kwargs(**{name: getattr(args, name) for name, *_ in CONTROLS})
     plans, rows, failed = {}, [], 0
     for file in args.file:
@@ -132,6 +136,7 @@ def cmd_analyze(args):
 def cmd_demo(args):
     from .demo import run_demo
 
+    check_output_dir(args.out, "--out")
     run_demo(out_dir=args.out)
 
 

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, number
 from ..spectrum import Spectrum
 from .detect import (Z_MIN, DetectedEdge, Prepared, Profile, _excess_curve, _smooth, characterise, edge_profile,
                      find_edges, post_window, pre_window, prepare)
@@ -415,6 +415,9 @@ def identify(spectrum: Spectrum, at: list[float] | None = None) -> dict:
     summed first. Works on EELS and X-ray absorption (``kind='xas'``) spectra."""
     if not isinstance(spectrum, Spectrum):
         raise InputError("identify needs an energy-loss or absorption spectrum; chi(k) data have no edges to find")
+    if at is not None:
+        lo, hi = float(spectrum.energy[0]), float(spectrum.energy[-1])
+        at = [number(a, f"the edge energy --at {a} (eV)", lo, hi) for a in np.atleast_1d(np.asarray(at, object))]
     ctx = _Context(spectrum)
     warnings = list(ctx.prep.warnings)
     if spectrum.nav_shape:

@@ -130,6 +130,10 @@ def fit_power_law(spectrum_hs, energy: np.ndarray, signal: np.ndarray, window: t
     """Fit A*E**-r over ``window`` (eV) with exspy/HyperSpy's ``remove_background`` (least squares,
     ``fast=False``) and evaluate it on the whole axis; quality against the channel-to-channel noise."""
     a, b = window
+    inside = int(np.count_nonzero((energy >= a) & (energy <= b)))
+    if inside < 5:
+        raise InputError(f"the pre-edge window {a:.0f}-{b:.0f} eV holds {inside} channels (need 5 or more): "
+                         "record the spectrum with finer channels or from further below the edge")
     with quiet(hyperspy=True):
         try:
             out, model = spectrum_hs.remove_background(

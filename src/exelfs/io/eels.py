@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .text import parse_columns, read_text, split_numbers, to_float
+from ..quiet import quiet
+from .text import check_last_number, library_copy, parse_columns, read_text, split_numbers, to_float
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def parse_emsa(text: str, name) -> dict:
     Returns {'header': {KEY: value}, 'energy', 'intensity', 'units'}."""
     header: dict[str, str] = {}
     values: list[list[float]] = []
+    widths: list[int] = []
     in_data = ended = False
     lines = text.splitlines()
     last_line = max((i for i, raw in enumerate(lines, start=1) if raw.strip()), default=0)
@@ -53,6 +55,8 @@ def parse_emsa(text: str, name) -> dict:
             raise InputError(f"{name}: line {lineno} holds data before the '#SPECTRUM' line; "
                              "this is not a valid EMSA/MSA file")
         tokens = split_numbers(s)
+        if not tokens:  # a line of separators only
+            continue
         try:
             values.append([to_float(t) for t in tokens])
         except ValueError:
@@ -62,6 +66,9 @@ def parse_emsa(text: str, name) -> dict:
                                  "truncated") from None
             raise InputError(f"{name}: line {lineno} holds text ('{bad[:30]}') where numbers belong; "
                              "fix or remove that line") from None
+        if lineno == last_line:
+            check_last_number(text, tokens[-1], widths, lineno, name)
+        widths = (widths + [len(tokens[-1])])[-50:]
     if "FORMAT" not in header and "NPOINTS" not in header:
         raise InputError(f"{name}: no EMSA header (#FORMAT, #NPOINTS...): this is not an EMSA/MSA file")
     if not in_data:
@@ -94,10 +101,14 @@ def parse_emsa(text: str, name) -> dict:
         if step == 0:
             raise InputError(f"{name}: #XPERCHAN is 0: the energy axis is undefined")
         energy = offset + step * np.arange(intensity.size)
-    if npoints is not None and intensity.size < npoints:
+    warnings = []
+    if npoints is not None and intensity.size == npoints - 1 and ended:
+        # EELS Atlas exports end one channel short of their #NPOINTS; HyperSpy reads them as they are
+        warnings.append(f"the file holds {intensity.size} channels, one fewer than its #NPOINTS {npoints} "
+                        "(complete up to #ENDOFDATA): read as it is")
+    elif npoints is not None and intensity.size < npoints:
         raise InputError(f"{name}: the header promises {npoints} channels but the file holds "
                          f"{intensity.size}: it is truncated")
-    warnings = []
     if npoints is not None and intensity.size > npoints:
         warnings.append(f"the file holds {intensity.size} channels, more than its #NPOINTS {npoints}")
     if not ended:
@@ -124,19 +135,15 @@ def _acquisition_from_md(md: dict) -> dict:
 def read_msa(path: Path) -> dict:
     """EMSA/MSA (also the EELS Data Base's text format). Acquisition parameters (BEAMKV, CONVANGLE,
     COLLANGLE) through RosettaSciIO's own mapping."""
-    text = read_text(path)
+    notes: list[str] = []
+    text = read_text(path, notes)
     parsed = parse_emsa(text, path)
     acquisition = {}
     try:  # metadata only; the numbers come from our parse
         from rsciio.msa import file_reader
 
-        rsciio_log = logging.getLogger("rsciio")
-        level = rsciio_log.level
-        rsciio_log.setLevel(logging.ERROR)  # malformed DATE/TIME notes: irrelevant to the spectrum
-        try:
-            acquisition = _acquisition_from_md(file_reader(str(path))[0].get("metadata", {}))
-        finally:
-            rsciio_log.setLevel(level)
+        with quiet(), library_copy(path, text) as readable:  # malformed DATE/TIME notes: irrelevant here
+            acquisition = _acquisition_from_md(file_reader(str(readable))[0].get("metadata", {}))
     except Exception as exc:  # noqa: BLE001 - a metadata failure must not lose the spectrum
         log.debug("rsciio could not read the metadata of %s: %s", path, exc)
     h = parsed["header"]
@@ -150,7 +157,7 @@ def read_msa(path: Path) -> dict:
     metadata = {"format": "emsa", "title": h.get("TITLE", ""), "owner": h.get("OWNER", ""),
                 "signal_type": h.get("SIGNALTYPE", "")}
     return {"energy": parsed["energy"], "intensity": parsed["intensity"], "units": parsed["units"],
-            "acquisition": acquisition, "metadata": metadata, "warnings": parsed["warnings"],
+            "acquisition": acquisition, "metadata": metadata, "warnings": notes + parsed["warnings"],
             "title": h.get("TITLE", "")}
 
 
@@ -216,14 +223,14 @@ def read_hyperspy(path: Path) -> dict:
 def read_eels_columns(path: Path, text: str | None = None, table=None) -> dict:
     """Plain text/CSV: first column energy, second counts (comment/label lines allowed before the
     numbers). A single column has no energy axis and is refused."""
+    warnings = []
     if table is None:
-        text = read_text(path) if text is None else text
+        text = read_text(path, warnings) if text is None else text
         table = parse_columns(text, path)
     data, header, labels = table
     if data.shape[1] < 2:
         raise InputError(f"{path}: a single column of numbers has no energy axis; write two columns "
                          "(energy in eV, counts) or save as EMSA with #OFFSET and #XPERCHAN")
-    warnings = []
     if data.shape[1] > 2:
         warnings.append(f"the file has {data.shape[1]} columns: used the first as energy and the second "
                         "as counts")

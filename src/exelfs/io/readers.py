@@ -10,6 +10,7 @@ one sentence. Input files are only ever opened for reading.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,16 +32,26 @@ XAS_MIN_EV = 3000.0  # unnamed two-column text whose energies start above this i
 def read_spectrum(path) -> Spectrum | ChiData:
     """Read an EELS spectrum / spectrum image (energy loss, eV), an X-ray absorption mu(E) (photon
     energy, eV; ``kind='xas'``) or a chi(k) file (k in 1/angstrom -> :class:`ChiData`)."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise InputError(f"read_spectrum needs a file path, not {str(path)[:40]!r}")
     path = Path(path)
+    try:
+        suffix = _check_file(path)
+        return _read(path, suffix)
+    except InputError:
+        raise
+    except (OSError, MemoryError) as exc:
+        why = getattr(exc, "strerror", None) or f"{type(exc).__name__}: {exc}"
+        raise InputError(f"{_short(path)}: cannot be read ({why})") from None
+
+
+def _check_file(path: Path) -> str:
+    """The file's lower-case suffix once it is known to be a non-empty file of a supported type."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a spectrum file")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    if size == 0:
+    if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     suffix = path.suffix.lower()
     if suffix == ".gz":
@@ -48,12 +59,13 @@ def read_spectrum(path) -> Spectrum | ChiData:
     if suffix not in SUFFIXES:
         raise InputError(f"{path}: unknown file type '{suffix or '(no extension)'}'; supported: "
                          f"{' '.join(SUFFIXES)}")
-    try:
-        return _read(path, suffix)
-    except InputError:
-        raise
-    except (OSError, MemoryError) as exc:
-        raise InputError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
+    return suffix
+
+
+def _short(path: Path) -> str:
+    """The path as a message shows it: very long names are elided in the middle."""
+    text = str(path)
+    return text if len(text) <= 120 else f"{text[:60]}...{text[-40:]}"
 
 
 def _read(path: Path, suffix: str):
@@ -71,20 +83,28 @@ def _read(path: Path, suffix: str):
         _check_binary_start(path, suffix)
         raw = eels.read_hyperspy(path)
         return _finish(path, raw, raw.get("kind", "eels"))
-    # generic columns: EELS unless the column names or energies say X-ray absorption
-    text = read_text(path)
+    return _read_columns(path)
+
+
+def _read_columns(path: Path) -> Spectrum:
+    """Generic column text: EELS unless the column names or energies say X-ray absorption."""
+    notes: list[str] = []
+    text = read_text(path, notes)
     if text.lstrip().startswith("#XDI") or text.lstrip().startswith("# XDI"):
         return _finish(path, xas.read_xdi(path), "xas")
     table = parse_columns(text, path)
     data, _, labels = table
     named_xas = bool(set(labels) & (xas.XAS_LABELS - {"energy"}))
     if named_xas or (data.shape[1] >= 2 and np.nanmin(data[:, 0]) >= XAS_MIN_EV):
-        raw = xas.read_xas_columns(path, table=table)
+        raw = xas.read_xas_columns(path, table=table, text=text)
         if not named_xas:
             raw["warnings"].append(f"read as X-ray absorption: unnamed columns with energies from "
                                    f"{np.nanmin(data[:, 0]):g} eV")
-        return _finish(path, raw, "xas")
-    return _finish(path, eels.read_eels_columns(path, table=table), "eels")
+        kind = "xas"
+    else:
+        raw, kind = eels.read_eels_columns(path, table=table), "eels"
+    raw["warnings"] = notes + raw["warnings"]
+    return _finish(path, raw, kind)
 
 
 def _check_binary_start(path: Path, suffix: str):
@@ -118,8 +138,7 @@ def _finish(path: Path, raw: dict, kind: str) -> Spectrum:
     if kind == "eels":
         energy, intensity = validate.clean_eels(energy, intensity, name, warnings, metadata)
     else:
-        validate.check_enough(energy, name)
-        validate.check_not_flat(intensity, name)
+        energy, intensity = validate.clean_xas(energy, intensity, name, warnings)
     metadata["warnings"] = warnings
     acq = raw.get("acquisition", {}) or {}
     return Spectrum(energy=energy, intensity=intensity, kind=kind, source=name,

@@ -268,3 +268,37 @@ def clean_eels(energy, intensity, name: str, warnings: list, metadata: dict):
                 f"intensity jumps by a factor {s['factor']:.3g} at {s['energy_ev']:.1f} eV: a detector gain "
                 "change between readout segments (data left as is; analyse one side of it)")
     return energy, intensity
+
+
+def edge_direction(energy, mu, width_ev: float = 20.0) -> tuple[float, float, float]:
+    """(largest rise, largest fall, energy eV of the fall) of mu(E) over `width_ev`, on a 0.5 eV grid."""
+    e = np.asarray(energy, float)
+    y = np.asarray(mu, float)
+    step = max(0.5, (e[-1] - e[0]) / 20000)
+    grid = np.arange(e[0], e[-1], step)
+    half = max(int(round(width_ev / 2 / step)), 1)
+    if grid.size <= 2 * half:
+        return 0.0, 0.0, float(e[0])
+    yg = np.interp(grid, e, y)
+    delta = yg[2 * half:] - yg[:-2 * half]
+    i = int(np.argmin(delta))
+    return float(delta.max()), float(-delta[i]), float(grid[i + half])
+
+
+def clean_xas(energy, intensity, name: str, warnings: list):
+    """Checks of an X-ray mu(E): enough points, not flat, the edge rising (an inverted or sign-flipped
+    absorbance is refused), and a last point far out of line with its neighbours dropped (a file cut
+    in its last number)."""
+    check_enough(energy, name)
+    check_not_flat(intensity, name)
+    total = np.asarray(intensity, float).reshape(-1, np.size(energy)).sum(axis=0)
+    if _end_outlier(total, at_start=False):
+        warnings.append(f"dropped the last point ({energy[-1]:g} eV, mu {total[-1]:.4g}): it departs from "
+                        "its neighbours like a value cut short (truncated file?)")
+        energy, intensity, total = energy[:-1], intensity[..., :-1], total[:-1]
+    rise, fall, where = edge_direction(energy, total)
+    if fall > 1.5 * rise:
+        raise InputError(f"{name}: mu(E) falls by {fall:.3g} near {where:.0f} eV, where an absorption edge "
+                         "rises: the signal is inverted (ln(itrans/i0) instead of ln(i0/itrans), or multiplied "
+                         "by -1); give mu(E) = ln(i0/itrans) or ifluor/i0")
+    return energy, intensity

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .text import parse_columns, read_text
+from .text import library_copy, parse_columns, read_text
 
 # column names that mean mu(E) itself, in order of preference
 MU_LABELS = ("mu", "xmu", "mutrans", "mu_trans", "mufluor", "mu_fluor", "normtrans", "normfluor", "norm",
@@ -64,10 +64,12 @@ def read_xdi(path: Path) -> dict:
     """XDI file: mu(E) from mutrans/mufluor, or ln(i0/itrans), or ifluor/i0; element/edge/e0 from header."""
     from larch.io import read_xdi as larch_read_xdi
 
-    text = read_text(path)
+    notes: list[str] = []
+    text = read_text(path, notes)
     parse_columns(text, path)  # names the first damaged line before Larch sees the file
     try:
-        g = larch_read_xdi(str(path))
+        with library_copy(path, text) as readable:
+            g = larch_read_xdi(str(readable))
     except Exception as exc:  # noqa: BLE001 - Larch raises ValueError/OSError with multi-line messages
         first = " ".join(str(exc).split())[:150]
         raise InputError(f"{path}: not a valid XDI file ({first})") from None
@@ -96,7 +98,7 @@ def read_xdi(path: Path) -> dict:
     title = sample.get("name") or Path(path).stem
     if sample.get("temperature"):
         metadata["temperature"] = sample["temperature"]
-    return {"energy": energy, "intensity": mu, "units": units, "metadata": metadata, "warnings": [],
+    return {"energy": energy, "intensity": mu, "units": units, "metadata": metadata, "warnings": notes,
             "title": str(title)}
 
 
@@ -146,16 +148,20 @@ def read_prj(path: Path) -> dict:
             "metadata": metadata, "warnings": warnings, "title": str(getattr(g, "label", names[0]))}
 
 
-def read_xas_columns(path: Path, table=None) -> dict:
+def read_xas_columns(path: Path, table=None, text: str | None = None) -> dict:
     """.xmu/.dat column files through Larch's read_ascii: energy is the column named energy (else the
-    first); mu(E) as in :func:`mu_from_columns`, or the second column of a two-column file."""
+    first); mu(E) as in :func:`mu_from_columns`, or the second column of a two-column file.
+    table, text: the file's parsed table and (repaired) text when the caller has them."""
     from larch.io import read_ascii
 
-    if table is None:
-        table = parse_columns(read_text(path), path)
+    warnings: list[str] = []
+    if table is None or text is None:
+        text = read_text(path, warnings)
+        table = parse_columns(text, path)
     data, header, _ = table
     try:
-        g = read_ascii(str(path))
+        with library_copy(path, text) as readable:
+            g = read_ascii(str(readable))
     except Exception as exc:  # noqa: BLE001
         first = " ".join(str(exc).split())[:150]
         raise InputError(f"{path}: could not read the columns ({first})") from None
@@ -168,7 +174,6 @@ def read_xas_columns(path: Path, table=None) -> dict:
                if label.startswith(("energ", "e_")) or label == "e"), 0)
     rest_labels = [label for i, label in enumerate(labels) if i != ie]
     rest = [c for i, c in enumerate(columns) if i != ie]
-    warnings = []
     try:
         mu, how = mu_from_columns(rest_labels, rest, path)
     except InputError:
@@ -190,12 +195,14 @@ def read_chi(path: Path) -> dict:
     """chi(k) file: first column k (1/angstrom), second chi(k)."""
     from larch.io import read_ascii
 
-    text = read_text(path)
+    notes: list[str] = []
+    text = read_text(path, notes)
     data, header, _ = parse_columns(text, path)
     if data.shape[1] < 2:
         raise InputError(f"{path}: a chi(k) file needs two columns, k (1/angstrom) and chi(k)")
     try:
-        g = read_ascii(str(path))
+        with library_copy(path, text) as readable:
+            g = read_ascii(str(readable))
         k, chi = np.asarray(g.data[0], float), np.asarray(g.data[1], float)
     except Exception:  # noqa: BLE001 - our own parse already holds the numbers
         k, chi = data[:, 0], data[:, 1]
@@ -209,4 +216,4 @@ def read_chi(path: Path) -> dict:
             found.append((("pre-edge" in line.lower()) or ("edge step" in line.lower()), float(m.group(1))))
     if found:
         metadata["e0"] = max(found, key=lambda f: f[0])[1]
-    return {"k": k, "chi": chi, "metadata": metadata, "warnings": []}
+    return {"k": k, "chi": chi, "metadata": metadata, "warnings": notes}

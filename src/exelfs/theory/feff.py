@@ -5,9 +5,10 @@ Feff6 ``feff.inp``, runs Larch's ``feff6l`` executable once per distinct input, 
 :class:`PathTable` per ``feffNNNN.dat`` (arrays exactly as Larch's ``FeffDatFile`` reads them), so that
 ``larch.xafs.path2chi`` can be reproduced from a PathTable alone (see :func:`path_chi`).
 
-Cache: ``$EXELFS_CACHE`` or the platform user cache dir (``~/.cache/exelfs``), sub-folder ``feff/<hash>``
-where the hash covers the feff.inp text (cluster, potentials, edge hole, rmax, nleg) and the feff6l
-version: the same structure+absorber+edge+rmax never runs FEFF twice.
+Cache: entries ``feff/<hash>`` of :func:`exelfs.cache.cached` (verified against a manifest of checksums
+before use, rebuilt when damaged, written atomically), where the hash covers the feff.inp text (cluster,
+potentials, edge hole, rmax, nleg) and the feff6l version: the same structure+absorber+edge+rmax never runs
+FEFF twice.
 """
 
 from __future__ import annotations
@@ -15,25 +16,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
-import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..cache import cache_dir
-from ..errors import InputError
+from ..cache import cache_dir, cached
+from ..errors import InputError, number
 from ..units import ETOK
 from ..structure import cluster, reference_atoms
 
 # Feff6 HOLE codes (feff6l supports K and L1-L3 only): K=1, L1=2, L2=3, L3=4.
 HOLE = {"K": 1, "L1": 2, "L2": 3, "L3": 4}
 FEFF_VERSION = "feff6l-6L.02"
-_LOCK = threading.Lock()
-_MEMO: dict[str, list] = {}
+_MEMO: dict[str, list] = {}  # per process: an entry is verified on the process's first use of it
+
+
+class PathList(list):
+    """The PathTables of one FEFF run; ``notes``: sentences about the cache (a damaged entry rebuilt, a
+    read-only cache), for the analysis result's warnings."""
+
+    def __init__(self, paths=(), notes=None):
+        super().__init__(paths)
+        self.notes = list(notes or [])
 
 
 @dataclass
@@ -136,16 +142,18 @@ def _run_feff6l(folder: Path) -> None:
 
 
 def feff_paths(spec_or_atoms, absorber: str, edge: str = "K", rmax: float = 5.0,
-               nleg: int = 4) -> list[PathTable]:
+               nleg: int = 4) -> PathList:
     """FEFF paths (reff up to rmax, angstrom) around `absorber` in a structure, cached on disk.
 
     spec_or_atoms: an ase.Atoms crystal, or a spec string (element, formula, CIF path) for
     ``exelfs.structure.reference_atoms``. edge: 'K', 'L1', 'L2', 'L3' ('L23' means L3).
-    Returns PathTables in rising reff; the first is the nearest-neighbour single-scattering path.
+    Returns PathTables in rising reff (the first is the nearest-neighbour single-scattering path) as a
+    :class:`PathList`, whose ``notes`` say what the cache had to repair.
     """
     edge = _hole_edge(edge)
-    if not (1.0 <= float(rmax) <= 10.0):
-        raise InputError(f"rmax={rmax} angstrom is outside 1-10 angstrom")
+    rmax = number(rmax, "rmax (angstrom)", 1.0, 10.0)
+    if not isinstance(absorber, str) or not absorber.strip():
+        raise InputError(f"absorber {absorber!r} is not an element symbol: give one such as 'Cu'")
     atoms = spec_or_atoms
     if isinstance(spec_or_atoms, (str, os.PathLike)):
         atoms = reference_atoms(str(spec_or_atoms))
@@ -157,30 +165,27 @@ def feff_paths(spec_or_atoms, absorber: str, edge: str = "K", rmax: float = 5.0,
     text = feff_input(clus, edge=edge, rmax=rmax, nleg=nleg, title=atoms.get_chemical_formula())
     key = hashlib.sha256((FEFF_VERSION + "\n" + text).encode()).hexdigest()[:20]
     if key in _MEMO:
-        return list(_MEMO[key])
-    folder = cache_dir() / "feff" / key
-    done = folder / "done.json"
-    with _LOCK:
-        if not done.is_file():
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder.parent))
-            try:
-                (tmp / "feff.inp").write_text(text)
-                _run_feff6l(tmp)
-                (tmp / "done.json").write_text(json.dumps(
-                    {"absorber": absorber, "edge": edge, "rmax": rmax, "nleg": nleg, "version": FEFF_VERSION}))
-                try:
-                    tmp.rename(folder)
-                except OSError:  # another process finished first: keep theirs
-                    shutil.rmtree(tmp, ignore_errors=True)
-            except Exception:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+        return PathList(_MEMO[key])
+
+    def build(folder: Path) -> None:
+        (folder / "feff.inp").write_text(text)
+        _run_feff6l(folder)
+        (folder / "done.json").write_text(json.dumps(
+            {"absorber": absorber, "edge": edge, "rmax": rmax, "nleg": nleg, "version": FEFF_VERSION}))
+
+    entry = cached("feff", key, build, lambda folder: _load_paths(folder, absorber, text), what="FEFF")
+    _MEMO[key] = entry.value
+    return PathList(entry.value, notes=entry.notes)
+
+
+def _load_paths(folder: Path, absorber: str, text: str) -> list[PathTable]:
+    """The paths of a cache entry; an error when the entry is not the run of this very input."""
+    if (folder / "feff.inp").read_text() != text:
+        raise ValueError("feff.inp differs from the input it is filed under")
     paths = _read_paths(folder, absorber)
     if not paths:
-        raise RuntimeError(f"feff6l produced no paths in {folder}")
-    _MEMO[key] = paths
-    return list(paths)
+        raise ValueError("no feffNNNN.dat files")
+    return paths
 
 
 def path_chi(path: PathTable, k, s02=1.0, e0=0.0, deltar=0.0, sigma2=0.0, third=0.0, fourth=0.0,

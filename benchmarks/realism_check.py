@@ -1,4 +1,4 @@
-"""Realism check: the classical chain (exelfs.analysis.analyze: extract_chi + fit_shells) on synthetic EELS.
+"""Realism check: the classical chain (exelfs.pipeline.analyze: extract_chi + fit_shells) on synthetic EELS.
 
     .venv/bin/python benchmarks/realism_check.py [--edge Mg_K --structure MgO --absorber Mg] [--seeds 2]
 
@@ -34,7 +34,7 @@ def main():
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
-    from exelfs.analysis import analyze
+    from exelfs.pipeline import analyze
     from exelfs.errors import InputError
     from exelfs.simulate import EELSConfig, chi_from_paths, eels_spectrum, shell_to_path_params, standard_k
     from exelfs.theory import group_shells

@@ -1,11 +1,12 @@
 """Wall time of the command line at start-up: ``exelfs --help`` and ``exelfs identify FILE --json`` with a
-cold edge-table cache (built from exspy + xraydb and written) and a warm one (read from disk).
+cold edge-table cache (built from exspy + xraydb and written) and a warm one (read from disk), and
+``exelfs analyze`` over 20 files in one batch call against 20 single calls (--batch).
 
 Each command runs in a fresh interpreter (subprocess), with EXELFS_CACHE pointing at a temporary folder, so
 that the user's own cache is neither used nor touched. Prints one row per command: median and min wall time
 over the repeats, in seconds. Targets: ``--help`` under 0.5 s, a warm ``identify`` under 2 s.
 
-Usage: python benchmarks/startup.py [FILE] [--repeats 3]   (FILE: default the first .msa in MANIFEST.json)
+Usage: python benchmarks/startup.py [FILE] [--repeats 3] [--batch 20]   (FILE: default the first .msa in MANIFEST.json)
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", nargs="?", help="spectrum to identify (default: first .msa of the shared data)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=20, help="files in the batch comparison (0: skip it)")
     args = ap.parse_args(argv)
     path = str(args.file or default_file())
     cache = Path(tempfile.mkdtemp(prefix="exelfs-startup-"))
@@ -55,12 +57,19 @@ def main(argv=None):
             shutil.rmtree(cache / "edges", ignore_errors=True)
             rows["exelfs identify (cold cache)"].append(wall(["identify", path, "--json"], env))
             rows["exelfs identify (warm cache)"].append(wall(["identify", path, "--json"], env))
+        if args.batch:
+            xdi = str(REAL / "xas_Cu_K_foil_10K.xdi")
+            cmd = ["analyze", "--edge", "Cu_K", "--structure", "Cu", "--json"]
+            wall([*cmd, xdi], env)  # FEFF paths into the cache first: both sides then read them
+            rows[f"analyze, {args.batch} files, one call"] = [wall([*cmd, *[xdi] * args.batch], env)]
+            rows[f"analyze, {args.batch} files, {args.batch} calls"] = [sum(wall([*cmd, xdi], env)
+                                                                          for _ in range(args.batch))]
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     print(f"file: {path}  ({args.repeats} repeats)\n")
-    print(f"{'command':<32} {'median s':>9} {'min s':>7}")
+    print(f"{'command':<36} {'median s':>9} {'min s':>7}")
     for name, times in rows.items():
-        print(f"{name:<32} {statistics.median(times):9.2f} {min(times):7.2f}")
+        print(f"{name:<36} {statistics.median(times):9.2f} {min(times):7.2f}")
 
 
 if __name__ == "__main__":

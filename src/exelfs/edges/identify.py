@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from ..errors import InputError, number
-from ..spectrum import Spectrum
+from ..spectrum import Spectrum, as_data
 from .detect import (Z_MIN, DetectedEdge, Prepared, Profile, _excess_curve, _smooth, characterise, edge_profile,
                      find_edges, post_window, pre_window, prepare)
 from .tables import SPIN_ORBIT as PARTNER
@@ -412,12 +412,13 @@ def identify(spectrum: Spectrum, at: list[float] | None = None) -> dict:
 
     Returns ``{"edges": [{"onset_ev", "candidates": [{"element", "edge", "score" (0..1), "evidence"}],
     ...}], "warnings": [...]}`` with edges in rising energy and candidates best first. A spectrum image is
-    summed first. Works on EELS and X-ray absorption (``kind='xas'``) spectra."""
+    summed first. Works on EELS and X-ray absorption (``kind='xas'``) spectra, and on HyperSpy signals."""
+    spectrum = as_data(spectrum)
     if not isinstance(spectrum, Spectrum):
         raise InputError("identify needs an energy-loss or absorption spectrum; chi(k) data have no edges to find")
     if at is not None:
-        lo, hi = float(spectrum.energy[0]), float(spectrum.energy[-1])
-        at = [number(a, f"the edge energy --at {a} (eV)", lo, hi) for a in np.atleast_1d(np.asarray(at, object))]
+        # outside the data an energy is still ranked on the tabulated energies (with a warning)
+        at = [number(a, f"the edge energy --at {a} (eV)", 1.0, 1.0e6) for a in np.atleast_1d(np.asarray(at, object))]
     ctx = _Context(spectrum)
     warnings = list(ctx.prep.warnings)
     if spectrum.nav_shape:

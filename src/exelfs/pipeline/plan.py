@@ -101,11 +101,11 @@ def _proposed_structure(identification: dict | None, element: str) -> tuple[str,
 def _resolve_edge(data, edge, kind, choices, warnings) -> tuple[str, dict | None]:
     from ..edges.tables import normalize_edge, parse_edge
 
-    identification = None
+    identification, from_file = None, _edge_from_metadata(data)
     if edge is not None:
         choices.user("edge", normalize_edge(edge))
-    elif _edge_from_metadata(data) is not None:
-        edge = _edge_from_metadata(data)
+    elif from_file is not None:
+        edge = from_file
         choices.auto("edge", edge, "from the file's metadata")
     elif kind == "chi":
         raise InputError("this chi(k) file does not say which edge it is: give --edge El_EDGE")

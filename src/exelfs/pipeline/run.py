@@ -123,8 +123,7 @@ def run(plan: Plan, data, lowloss=None, method: str = "fit") -> Result:
     """Analyse one spectrum (a spectrum image is summed) or chi(k) data under ``plan`` with ``method``."""
     data = as_data(data)
     func = get_method(method)
-    choices = plan.choices.__class__()
-    choices.items = plan.choices.as_dict()
+    choices = plan.choices.copy()
     warnings = list(plan.warnings) + [str(w) for w in (getattr(data, "metadata", None) or {}).get("warnings", [])]
     if isinstance(data, Spectrum) and data.nav_shape:
         warnings.append(f"spectrum image {data.nav_shape}: analysed the sum of its spectra")

@@ -93,3 +93,9 @@ class Choices:
 
     def as_dict(self) -> dict:
         return {k: dict(v) for k, v in self.items.items()}
+
+    def copy(self) -> "Choices":
+        """An independent copy (a run adds its own choices to the plan's)."""
+        new = Choices()
+        new.items = self.as_dict()
+        return new

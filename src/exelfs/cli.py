@@ -26,7 +26,8 @@ EXAMPLES = {
     "structure": "examples:\n  exelfs structure MgO --absorber O\n  exelfs structure Cu --image cu.html",
     "analyze": ("examples:\n  exelfs analyze Cu_foil.xdi --edge Cu_K --structure Cu --json\n"
                 "  exelfs analyze NiO.msa --edge O_K --structure NiO --kmin 3 --kmax 9 --report nio-report\n"
-                "  exelfs analyze a.msa b.msa c.msa --edge O_K --structure MgO --table results.csv"),
+                "  exelfs analyze a.msa b.msa c.msa --edge O_K --structure MgO --table results.csv\n"
+                "  exelfs analyze cu_10-50-150K.prj --edge Cu_K --structure Cu --series temperature=10,50,150"),
     "demo": "example:\n  exelfs demo --out exelfs-demo",
 }
 
@@ -98,11 +99,53 @@ def _analyze_one(file, args, settings, plans):
     return result
 
 
+def _series_spectra(files) -> list:
+    """The spectra of a series, in order: each file, an Athena project counting once per data group."""
+    from .io import read_spectrum
+
+    spectra = []
+    for file in files:
+        first = read_spectrum(file)
+        groups = (getattr(first, "metadata", None) or {}).get("groups") or []
+        spectra += [first] if len(groups) < 2 else [read_spectrum(file, group=g) for g in groups]
+    return spectra
+
+
+def cmd_series(args):
+    from .pipeline import format_result
+    from .pipeline.series import analyze_series, parse_series
+
+    _, temperatures = parse_series(args.series)
+    spectra = _series_spectra(args.file)
+    lowloss = None
+    if args.lowloss:
+        from .io import read_spectrum
+
+        lowloss = read_spectrum(args.lowloss)
+    controls = {name: getattr(args, name) for name, *_ in CONTROLS}
+    results, series = analyze_series(spectra, temperatures, edge=args.edge, structure=args.structure,
+                                     lowloss=lowloss, method=args.method, model=args.series_model, **controls)
+    for t, result in zip(temperatures, results):
+        if args.json:
+            _print_json({"file": result.source, "temperature_k": t, **result.to_json()}, pretty=False)
+        else:
+            print(format_result(result, file=f"{result.source} ({t:g} K)") + "\n")
+    if args.json:
+        _print_json({"series": series}, pretty=False)
+    else:
+        static = (f", sigma2_static {series['sigma2_static']:.5f} +- {series['sigma2_static_err']:.5f} A^2"
+                  if series.get("sigma2_static_err") is not None else "")
+        print(f"sigma2(T) of the {series['shell']} shell, {series['model']} model: theta = {series['theta_k']:.0f} "
+              f"+- {series['theta_err']:.0f} K{static}")
+
+
 def cmd_analyze(args):
     from .pipeline import Settings, format_result
 
     check_output_dir(args.report, "--report")
     check_output_file(args.table, "--table")
+    if args.series:
+        return cmd_series(args)
     settings = Settings.from_kwargs(**{name: getattr(args, name) for name, *_ in CONTROLS})
     plans, rows, failed = {}, [], 0
     for file in args.file:
@@ -179,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--report", metavar="DIR", help="write figures, data, a Larch script and a page into DIR")
     for name, kind, metavar, text in CONTROLS:
         s.add_argument(f"--{name}", type=kind, metavar=metavar, help=f"{text} (default: automatic)")
+    s.add_argument("--series", metavar="temperature=T1,T2,...",
+                   help="analyse the files as a temperature series (K, one per file or Athena group) and fit "
+                        "sigma2(T) of the first shell")
+    s.add_argument("--series-model", choices=["einstein", "debye"], default="einstein",
+                   help="sigma2(T) model of --series (default: einstein)")
 
     s = _sub(sub, "demo", "run the whole analysis on the embedded synthetic example", cmd_demo)
     s.add_argument("--out", default="exelfs-demo", help="folder for the demo's figures")

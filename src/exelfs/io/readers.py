@@ -29,14 +29,21 @@ SUFFIXES = sorted(EELS_TEXT | HYPERSPY | COLUMNS | XAS_TEXT | {".xdi", ".prj", "
 XAS_MIN_EV = 3000.0  # unnamed two-column text whose energies start above this is taken as X-ray data
 
 
-def read_spectrum(path) -> Spectrum | ChiData:
+def read_spectrum(path, group: str | None = None) -> Spectrum | ChiData:
     """Read an EELS spectrum / spectrum image (energy loss, eV), an X-ray absorption mu(E) (photon
-    energy, eV; ``kind='xas'``) or a chi(k) file (k in 1/angstrom -> :class:`ChiData`)."""
+    energy, eV; ``kind='xas'``) or a chi(k) file (k in 1/angstrom -> :class:`ChiData`).
+    group: the data group of an Athena project (.prj) by name; the first when None."""
     if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
         raise InputError(f"read_spectrum needs a file path, not {str(path)[:40]!r}")
     path = Path(path)
     try:
         suffix = _check_file(path)
+        if group is not None:
+            if suffix != ".prj":
+                raise InputError(f"{path}: only Athena projects (.prj) hold named groups")
+            spectrum = _finish(path, xas.read_prj(path, group=group), "xas")
+            spectrum.source = f"{spectrum.source}#{group}"
+            return spectrum
         return _read(path, suffix)
     except InputError:
         raise

@@ -108,8 +108,9 @@ def _clean(v) -> str:
     return str(v).strip()
 
 
-def read_prj(path: Path) -> dict:
-    """Athena project: the first group's mu(E); all group names in metadata['groups']."""
+def read_prj(path: Path, group: str | None = None) -> dict:
+    """Athena project: one group's mu(E) (``group``, by name; the first when None); all group names in
+    metadata['groups']."""
     from larch.io import read_athena
 
     raw = Path(path).read_bytes()
@@ -124,10 +125,13 @@ def read_prj(path: Path) -> dict:
     names = list(groups)
     if not names:
         raise InputError(f"{path}: the Athena project holds no data groups")
-    g = groups[names[0]]
+    if group is not None and group not in names:
+        raise InputError(f"{path}: the Athena project has no group '{group}' (it holds {', '.join(names)})")
+    name = names[0] if group is None else group
+    g = groups[name]
     if not hasattr(g, "energy") or not hasattr(g, "mu"):
-        raise InputError(f"{path}: the first Athena group '{names[0]}' holds no mu(E) (energy, mu)")
-    metadata = {"format": "athena", "groups": names, "group": names[0]}
+        raise InputError(f"{path}: the Athena group '{name}' holds no mu(E) (energy, mu)")
+    metadata = {"format": "athena", "groups": names, "group": name}
     # Athena's own settings (bkg_z, fft_edge, bkg_e0) as Larch parses them into athena_params
     params = getattr(g, "athena_params", None)
     bkg, fft = getattr(params, "bkg", None), getattr(params, "fft", None)
@@ -141,11 +145,11 @@ def read_prj(path: Path) -> dict:
     if e0:
         metadata["e0"] = float(e0)
     warnings = []
-    if len(names) > 1:
+    if len(names) > 1 and group is None:
         warnings.append(f"the Athena project holds {len(names)} groups ({', '.join(names)}); "
                         f"used the first, '{names[0]}'")
     return {"energy": np.asarray(g.energy, float), "intensity": np.asarray(g.mu, float), "units": "eV",
-            "metadata": metadata, "warnings": warnings, "title": str(getattr(g, "label", names[0]))}
+            "metadata": metadata, "warnings": warnings, "title": str(getattr(g, "label", name))}
 
 
 def read_xas_columns(path: Path, table=None, text: str | None = None) -> dict:

@@ -1,0 +1,83 @@
+"""Several spectra of one material at several temperatures, analysed together: one plan, one common k
+range, then sigma2(T) of the first shell fitted with an Einstein or correlated-Debye model.
+Temperatures in K, sigma2 in A^2, k in 1/A."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from ..errors import InputError
+from ..fit.series import fit_sigma2_series
+from ..theory.shells import group_shells
+from ..theory.thermal import MODELS
+from .plan import make_plan
+from .run import run
+from .settings import Settings
+
+
+def parse_series(text: str) -> tuple[str, list[float]]:
+    """'temperature=10,50,150' -> ('temperature', [10.0, 50.0, 150.0])."""
+    name, _, values = str(text).partition("=")
+    if name.strip().lower() != "temperature" or not values.strip():
+        raise InputError(f"--series '{text}': write it as temperature=T1,T2,... (kelvin, one per file)")
+    try:
+        temps = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--series '{text}': the temperatures must be numbers in kelvin") from None
+    if any(not math.isfinite(t) or t <= 0 for t in temps):
+        raise InputError(f"--series '{text}': temperatures must be positive numbers in kelvin")
+    return "temperature", temps
+
+
+def _series_sigma2(result) -> tuple[float, float] | None:
+    """First-shell sigma2 and its error for the series fit: the error without its FEFF-amplitude part,
+    which is the same at every temperature and so goes into sigma2_static instead."""
+    if not result.shells:
+        return None
+    shell = result.shells[0]
+    if shell.get("sigma2") is None or shell.get("sigma2_err") is None:
+        return None
+    common = shell.get("error_budget", {}).get("sigma2", {}).get("feff_amplitude", 0.0)
+    err = math.sqrt(max(shell["sigma2_err"] ** 2 - common ** 2, (0.1 * shell["sigma2_err"]) ** 2))
+    return float(shell["sigma2"]), err
+
+
+def analyze_series(spectra, temperatures, edge=None, structure=None, lowloss=None, method: str = "fit",
+                   model: str = "einstein", **controls):
+    """Analyse ``spectra`` (one per temperature, K) under one plan and fit sigma2(T) of the first shell.
+
+    Unless kmin/kmax are given, every spectrum is analysed over the k range common to all (the overlap of
+    their automatic ranges), so that sigma2 is compared like with like. Returns (results, series dict with
+    model, theta_k, theta_err, sigma2_static, ... and ``files``: each spectrum's source)."""
+    spectra = list(spectra)
+    temperatures = [float(t) for t in temperatures]
+    if len(spectra) != len(temperatures):
+        raise InputError(f"--series gives {len(temperatures)} temperatures for {len(spectra)} spectra: give one "
+                         "temperature per spectrum (an Athena project counts one per group)")
+    if model not in MODELS:
+        raise InputError(f"unknown sigma2(T) model '{model}': use one of {', '.join(MODELS)}")
+    plan = make_plan(spectra[0], edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
+    results = [run(plan, s, lowloss=lowloss, method=method) for s in spectra]
+    s = plan.settings
+    if s.kmin is None or s.kmax is None:
+        kmin = max(r.k_range[0] for r in results) if s.kmin is None else s.kmin
+        kmax = min(r.k_range[1] for r in results) if s.kmax is None else s.kmax
+        common = replace(plan, settings=replace(s, kmin=kmin, kmax=kmax), choices=plan.choices.copy())
+        for name, value in (("kmin", kmin), ("kmax", kmax)):
+            if getattr(s, name) is None:
+                common.choices.auto(name, round(float(value), 3), "the k range common to every spectrum of the series")
+        results = [run(common, sp, lowloss=lowloss, method=method) for sp in spectra]
+    points = [_series_sigma2(r) for r in results]
+    missing = [r.source or f"spectrum {i + 1}" for i, (r, p) in enumerate(zip(results, points)) if p is None]
+    if missing:
+        raise InputError(f"no first-shell sigma2 for {', '.join(map(str, missing))} (undetermined): the "
+                         "series cannot be fitted")
+    path = group_shells(plan.paths)[0]["paths"][0]
+    series = fit_sigma2_series(temperatures, [p[0] for p in points], [p[1] for p in points], path, model=model)
+    series["method"] = method
+    series["shell"] = results[0].shells[0]["scatterer"]
+    series["sigma2_err_from"] = ("each spectrum's first-shell sigma2 error without its FEFF-amplitude part, "
+                                 "common to all temperatures and absorbed by sigma2_static")
+    series["files"] = [str(r.source) for r in results]
+    return results, series

@@ -1,0 +1,70 @@
+"""Temperature series: sigma2(T) with Larch's Einstein / correlated-Debye models, and the real Cu foil at
+10, 50 and 150 K (Athena project)."""
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from exelfs.cli import main
+from exelfs.errors import InputError
+from exelfs.fit.series import fit_sigma2_series
+from exelfs.io import read_spectrum
+from exelfs.pipeline.series import parse_series
+from exelfs.theory import feff_paths, group_shells
+from exelfs.theory.thermal import sigma2_thermal
+
+CU_THETA_E = 232.0   # K: Einstein temperature of Cu's first shell from EXAFS (e.g. Fornasini et al.)
+
+
+@pytest.fixture(scope="module")
+def cu_path():
+    return group_shells(feff_paths(bulk("Cu", "fcc", a=3.61), "Cu", "K", rmax=3.0))[0]["paths"][0]
+
+
+def test_einstein_zero_point_of_copper(cu_path):
+    # hbar^2 / (2 k_B theta mu) with mu = m_Cu / 2: 24.25 A^2 K amu / (232 K * 31.77 amu) = 0.00329 A^2
+    assert sigma2_thermal("einstein", 1.0, CU_THETA_E, cu_path) == pytest.approx(0.00329, abs=2e-5)
+    high = sigma2_thermal("einstein", np.array([600.0, 1200.0]), CU_THETA_E, cu_path)
+    assert high[1] / high[0] == pytest.approx(2.0, rel=0.02)   # classical limit: linear in T
+
+
+@pytest.mark.parametrize("model, theta", [("einstein", 232.0), ("debye", 315.0)])
+def test_series_fit_recovers_theta_and_static(cu_path, model, theta):
+    t = np.array([10.0, 80.0, 150.0, 220.0, 300.0])
+    s2 = 0.0007 + sigma2_thermal(model, t, theta, cu_path)
+    noise = np.random.default_rng(3).normal(0, 1e-5, t.size)
+    out = fit_sigma2_series(t, s2 + noise, np.full(t.size, 1e-5), cu_path, model=model)
+    assert out["theta_k"] == pytest.approx(theta, abs=3 * out["theta_err"] + 1)
+    assert out["theta_err"] < 10
+    assert out["sigma2_static"] == pytest.approx(0.0007, abs=1e-4)
+
+
+def test_series_fit_refuses_bad_input(cu_path):
+    with pytest.raises(InputError, match="at least two"):
+        fit_sigma2_series([10.0], [0.003], [1e-4], cu_path)
+    with pytest.raises(InputError, match="not all the same"):
+        fit_sigma2_series([10.0, 10.0], [0.003, 0.003], [1e-4, 1e-4], cu_path)
+    for bad in ("temp=10,20", "temperature=", "temperature=10,x", "temperature=-5,10"):
+        with pytest.raises(InputError):
+            parse_series(bad)
+    assert parse_series("temperature=10,50,150") == ("temperature", [10.0, 50.0, 150.0])
+
+
+def test_real_cu_foil_einstein_temperature(real_dir, capsys):
+    prj = real_dir / "xas_Cu_K_foil_10-50-150K_athena.prj"
+    assert read_spectrum(prj, group="cu150k_dat").source.endswith("#cu150k_dat")
+    assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--series",
+                 "temperature=10,50,150", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert [line["temperature_k"] for line in lines[:3]] == [10.0, 50.0, 150.0]
+    assert len({tuple(line["k_range"]) for line in lines[:3]}) == 1      # one common k range
+    s2 = [line["shells"][0]["sigma2"] for line in lines[:3]]
+    assert s2[0] < s2[1] < s2[2]
+    series = lines[-1]["series"]
+    assert series["model"] == "einstein"
+    assert abs(series["theta_k"] - CU_THETA_E) <= 2 * series["theta_err"]
+    assert 5 < series["theta_err"] < 60
+    assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--series", "temperature=10,50"]) == 2
+    assert "one temperature per spectrum" in capsys.readouterr().err

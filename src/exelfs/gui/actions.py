@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import shutil
 import threading
 import time
@@ -43,12 +44,19 @@ def check_size(filename: str, size: int, limit_bytes: int) -> None:
 
 
 def _read(session: Session, filename: str, raw: bytes, stem: str):
+    """Write the upload into the session folder and read it; a reader's sentence names the file as the
+    user knows it (a file that cannot be read is removed again)."""
     from ..io import read_spectrum
 
     path = session.path(f"{stem}-{filename}")
     path.write_bytes(raw)
-    with quiet(hyperspy=True):
-        return read_spectrum(path)
+    try:
+        with quiet(hyperspy=True):
+            return read_spectrum(path)
+    except InputError as exc:
+        path.unlink(missing_ok=True)
+        text = str(exc).replace(str(path), filename).replace(str(session.folder), "the session folder")
+        raise InputError(text if filename in text else f"{filename}: {text}") from None
 
 
 def _clear_uploads(session: Session, stem: str):
@@ -59,10 +67,7 @@ def _clear_uploads(session: Session, stem: str):
 def load_file(session: Session, filename: str, raw: bytes) -> str:
     """Read an uploaded spectrum into the session; the message describes it and the edges found."""
     _clear_uploads(session, "data")
-    try:
-        data = _read(session, filename, raw, "data")
-    except InputError as exc:
-        raise InputError(f"{filename}: {_strip_path(str(exc), session)}") from None
+    data = _read(session, filename, raw, "data")
     session.reset(data, filename)
     return describe(session)
 
@@ -70,10 +75,7 @@ def load_file(session: Session, filename: str, raw: bytes) -> str:
 def load_lowloss(session: Session, filename: str, raw: bytes) -> str:
     """Read an uploaded EELS low-loss spectrum (used by the analysis for Fourier-ratio deconvolution)."""
     _clear_uploads(session, "lowloss")
-    try:
-        low = _read(session, filename, raw, "lowloss")
-    except InputError as exc:
-        raise InputError(f"low-loss {filename}: {_strip_path(str(exc), session)}") from None
+    low = _read(session, filename, raw, "lowloss")
     if not isinstance(low, Spectrum) or low.kind != "eels":
         raise InputError(f"low-loss {filename}: not an EELS spectrum")
     session.lowloss = low.summed()
@@ -81,19 +83,21 @@ def load_lowloss(session: Session, filename: str, raw: bytes) -> str:
     return f"low-loss spectrum {filename}: {low.energy[0]:.0f} to {low.energy[-1]:.0f} eV, used for deconvolution"
 
 
-def load_example(session: Session) -> str:
-    """The generated example (MgO, Mg K and O K edges, with its low-loss spectrum) and its known answer."""
+@functools.lru_cache(maxsize=1)
+def example():
+    """The generated example (core-loss Spectrum, low-loss Spectrum, truth), made once per process (it is
+    deterministic and takes seconds)."""
     from ..demo import make_example
 
-    core, low, truth = make_example()
+    return make_example()
+
+
+def load_example(session: Session) -> str:
+    """The generated example (MgO, Mg K and O K edges, with its low-loss spectrum) and its known answer."""
+    core, low, truth = example()
     session.reset(core, "generated example (MgO)", lowloss=low)
     known = ", ".join(f"{t['scatterer']} at {t['r']:.3f} A (N {t['n']}, sigma2 {t['sigma2']:.4f})" for t in truth)
     return describe(session) + f"\nknown answer (Mg K): {known}"
-
-
-def _strip_path(text: str, session: Session) -> str:
-    """A reader's message without the session folder (the user knows the file by its name)."""
-    return text.replace(str(session.folder) + "/", "").replace("data-", "", 1).replace("lowloss-", "", 1)
 
 
 def _image_cube(image: Spectrum) -> np.ndarray:

@@ -93,8 +93,10 @@ class SessionStore:
         self._sessions.pop(session.sid, None)
         shutil.rmtree(session.folder, ignore_errors=True)
 
-    def __len__(self) -> int:
-        return len(self._sessions)
+    def sessions(self) -> list[Session]:
+        """The live sessions (a copy of the list)."""
+        with self._guard:
+            return list(self._sessions.values())
 
     def close(self):
         """Drop every session and remove the temporary root."""

@@ -1,0 +1,325 @@
+"""The web GUI (``exelfs gui``): its steps on sessions without a browser, the command, and the walk in
+real Chromium through Playwright (Debian's /usr/bin/chromium, headless): upload, click the edge, the
+identification and the 3D structure, the analysis, the report; bad uploads; two tabs at once.
+
+The browser tests skip where Chromium or Playwright is missing, except in CI (CI=true), where they fail."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zipfile
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from exelfs import cli
+from exelfs.errors import InputError
+from exelfs.gui import actions, create_app
+from exelfs.gui.state import SessionStore
+from exelfs.structure.view import ABSORBER_COLOUR
+
+CHROMIUM = "/usr/bin/chromium"
+LIMIT_MB = 1.0          # the test server's upload limit
+WAIT_MS = 60_000        # the slowest step (FEFF paths and the fit) on a loaded 2-core machine
+MGO = "eels_MgO_MgK_OK_atlas.msa"
+
+
+def _msa_bytes(energy, counts) -> bytes:
+    lines = ["#FORMAT      : EMSA/MAS Spectral Data File", "#VERSION     : 1.0", "#TITLE       : test",
+             f"#NPOINTS     : {len(energy)}", "#NCOLUMNS    : 1", "#XUNITS      : eV", "#DATATYPE    : XY",
+             "#XPERCHAN    : 1.0", f"#OFFSET      : {energy[0]}", "#SPECTRUM    : Spectral Data Starts Here"]
+    lines += [f"{e:.3f}, {c:.6e}" for e, c in zip(energy, counts)]
+    return ("\n".join(lines + ["#ENDOFDATA   : "]) + "\n").encode()
+
+
+# ------------------------------------------------------------------------------------------------
+# without a browser
+
+
+def test_sessions_are_apart_expire_and_are_removed():
+    store = SessionStore(ttl_s=0.2)
+    a, b = store.get("a" * 32), store.get("b" * 32)
+    assert a is not b and a.folder != b.folder and a.folder.parent == b.folder.parent == store.root
+    assert store.get("a" * 32) is a
+    (a.folder / "x").write_text("x")
+    time.sleep(0.3)
+    store.get("c" * 32)                       # a visit drops the sessions idle longer than the ttl
+    assert {s.sid for s in store.sessions()} == {"c" * 32} and not a.folder.exists()
+    with pytest.raises(InputError, match="session id"):
+        store.get("../../etc")
+    store.close()
+    assert not store.root.exists()
+
+
+def test_spectrum_image_pixel_and_region(real_dir):
+    store = SessionStore()
+    try:
+        s = store.get("d" * 32)
+        raw = (real_dir / "eels_SI2x2_300-2348eV_rsciio.dm4").read_bytes()
+        assert "spectrum image 2 x 2" in actions.load_file(s, "si.dm4", raw)
+        cube = s.data.intensity
+        np.testing.assert_allclose(actions.active(s).intensity, cube.sum(axis=(0, 1)))
+        actions.select(s, ("pixel", 1, 0))
+        np.testing.assert_allclose(actions.active(s).intensity, cube[1, 0])
+        actions.select(s, ("region", 0, 0, -3, 7))     # clipped to the image: the first row
+        np.testing.assert_allclose(actions.active(s).intensity, cube[0].sum(axis=0))
+        assert actions.selection_text(s) == "analysing the sum of x 0-1, y 0-0"
+    finally:
+        store.close()
+
+
+def test_upload_limit_and_damaged_upload():
+    with pytest.raises(InputError, match="over the upload limit of 1 MB"):
+        actions.decode_upload("data:;base64," + "A" * 2_000_000, "big.msa", 1_000_000)
+    with pytest.raises(InputError, match="did not arrive"):
+        actions.decode_upload(None, "x.msa", 1_000_000)
+    assert actions.decode_upload("data:;base64,aGVsbG8=", "x.msa", 10) == b"hello"
+
+
+def test_gui_command_serves_on_localhost_and_cleans_up(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "exelfs", "gui", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    assert r.status == 200 and b"exelfs" in r.read()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.3)
+        folders = list(tmp_path.glob("exelfs-gui-*"))
+        assert len(folders) == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "http://127.0.0.1:" in out
+    assert list(tmp_path.iterdir()) == []      # the session root is removed at exit
+
+
+def test_gui_command_port_in_use(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert cli.main(["gui", "--port", str(s.getsockname()[1])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot listen on 127.0.0.1" in err[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# in the browser
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "the python package playwright is not installed (pip install -e '.[test]')"
+    if missing is None and not os.access(CHROMIUM, os.X_OK):
+        missing = f"{CHROMIUM} is missing (Debian's chromium; bash scripts/setup.sh installs it)"
+    if missing:
+        if _ci():
+            pytest.fail(f"{missing}: the browser test must run in CI")
+        pytest.skip(missing)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def gui():
+    from werkzeug.serving import make_server
+
+    app = create_app(max_upload_mb=LIMIT_MB)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}/", store=app.exelfs_store)
+    server.shutdown()
+    app.exelfs_store.close()
+    assert not app.exelfs_store.root.exists()
+
+
+def _open(browser, gui):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(gui.url)
+    expect(page.locator("#upload")).to_be_visible(timeout=WAIT_MS)
+    return context, page
+
+
+def _upload(page, path, text):
+    from playwright.sync_api import expect
+
+    page.set_input_files("#upload input[type=file]", str(path))
+    expect(page.locator("#load-message")).to_contain_text(text, timeout=WAIT_MS)
+
+
+def _plot_shows(page, title):
+    page.wait_for_function("""t => { const gd = document.querySelector('#spectrum-plot .js-plotly-plot');
+        return gd && gd.data && gd.data.length > 0 && gd.layout.title.text.includes(t); }""", arg=title,
+                           timeout=WAIT_MS)
+
+
+def _click_energy(page, energy_ev):
+    """Click the spectrum plot at an energy (eV), half-way up the plotting area."""
+    x, y = page.evaluate("""e => { const gd = document.querySelector('#spectrum-plot .js-plotly-plot');
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.l2p(e), box.top + ya._offset + ya._length / 2]; }""", energy_ev)
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+
+
+def _top_candidate(page, edge):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#identification td[data-dash-column='edge']").first).to_have_text(edge, timeout=WAIT_MS)
+
+
+def _red_absorber(page, element):
+    """The 3D view holds the absorber (element) in red at the origin."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#structure-shells")).to_contain_text(f"absorber {element} (red)", timeout=WAIT_MS)
+    return page.evaluate("""c => { const gd = document.querySelector('#structure-view .js-plotly-plot');
+        const t = gd.data.find(t => t.type == 'scatter3d' && (t.name || '').endsWith('(absorber)'));
+        return t && t.marker.color == c && t.x[0] == 0 && t.y[0] == 0 && t.z[0] == 0 ? t.name : null; }""",
+                         ABSORBER_COLOUR)
+
+
+def _analyse_and_report(page, scatterer) -> tuple[dict, list]:
+    from playwright.sync_api import expect
+
+    page.click("#run-analysis")
+    row = page.locator("#results .shell-row").first
+    expect(row).to_contain_text(scatterer, timeout=2 * WAIT_MS)
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.click("#download-report")
+    with zipfile.ZipFile(download.value.path()) as z:
+        names = z.namelist()
+        result = json.loads(z.read(next(n for n in names if n.endswith("result.json"))))
+    return result, names
+
+
+def test_walk_real_mgo_o_k(browser, gui, real_dir, manifest):
+    """The real MgO spectrum: click at 532 eV, O K first, MgO around O in 3D, Mg at 2.106 A."""
+    from playwright.sync_api import expect
+
+    ref = next(e for e in manifest if e["file"] == MGO)["shells"]["O_K"][0]
+    context, page = _open(browser, gui)
+    try:
+        _upload(page, real_dir / MGO, "edges found: O_K at 530 eV, Mg_K at 1298 eV")
+        _plot_shows(page, MGO)
+        page.check("#yscale input[value=log]")
+        page.wait_for_function("() => document.querySelector('#spectrum-plot .js-plotly-plot')"
+                               "._fullLayout.yaxis.type == 'log'", timeout=WAIT_MS)
+        _click_energy(page, 532.0)
+        _top_candidate(page, "O_K")
+        assert "O_K" in page.inner_text("#identify-message")
+        expect(page.locator("#edge")).to_have_value("O_K", timeout=WAIT_MS)
+        expect(page.locator("#structure-spec")).to_have_value("MgO", timeout=WAIT_MS)
+        assert _red_absorber(page, "O") == "O (absorber)"
+        result, names = _analyse_and_report(page, ref["scatterer"])
+    finally:
+        context.close()
+    assert {"result.json", "index.html", "refit_larch.py", "spectrum.png", "chi_k.dat"} <= set(names)
+    assert result["edge"] == "O_K" and result["structure"] == "MgO"
+    first = result["shells"][0]
+    assert first["scatterer"] == ref["scatterer"] and first["r_err"] < 0.2
+    assert abs(first["r"] - ref["r"]) <= 2 * first["r_err"]
+
+
+def test_walk_generated_example(browser, gui, tmp_path):
+    """The generated example uploaded as .hspy: O K found at 532 eV; then Mg K, analysed against the truth."""
+    core, _, truth = actions.example()
+    path = tmp_path / "example.hspy"
+    core.to_hyperspy().save(path)
+    context, page = _open(browser, gui)
+    try:
+        _upload(page, path, "edges found: O_K")
+        _plot_shows(page, "example.hspy")
+        _click_energy(page, 532.0)
+        _top_candidate(page, "O_K")
+        assert _red_absorber(page, "O") == "O (absorber)"
+        _click_energy(page, 1305.0)
+        _top_candidate(page, "Mg_K")
+        assert _red_absorber(page, "Mg") == "Mg (absorber)"
+        result, _ = _analyse_and_report(page, truth[0]["scatterer"])
+    finally:
+        context.close()
+    first = result["shells"][0]
+    assert result["edge"] == "Mg_K" and first["scatterer"] == truth[0]["scatterer"] == "O"
+    assert abs(first["r"] - truth[0]["r"]) <= 2 * first["r_err"] and first["r_err"] < 0.1
+
+
+def test_bad_uploads_leave_the_page_usable(browser, gui, tmp_path, real_dir):
+    from playwright.sync_api import expect
+
+    rng = np.random.default_rng(7)
+    energy = np.arange(300.0, 900.0, 1.0)
+    bad = {"garbage.dm3": (rng.bytes(5000), "garbage.dm3: not a Gatan DigitalMicrograph file"),
+           "big.msa": (b"0" * int(1.5e6), "big.msa is 1.5 MB, over the upload limit of 1 MB"),
+           "picture.png": (b"\x89PNG\r\n\x1a\n" + rng.bytes(200), "picture.png: unknown file type '.png'"),
+           "flat.msa": (_msa_bytes(energy, rng.poisson(1e10 * energy ** -3.0)), "no edge found")}
+    context, page = _open(browser, gui)
+    try:
+        for name, (raw, message) in bad.items():
+            (tmp_path / name).write_bytes(raw)
+            _upload(page, tmp_path / name, message)
+        assert page.locator("#load-message .error").count() == 0      # the last one (no edge) is no error
+        _upload(page, real_dir / MGO, "edges found: O_K")
+        _plot_shows(page, MGO)
+        expect(page.locator("#load-message .error")).to_have_count(0)
+    finally:
+        context.close()
+    held = [p.name for s in gui.store.sessions() for p in s.folder.iterdir()]
+    assert not any("big" in n or "garbage" in n or "picture" in n for n in held)
+
+
+def test_two_tabs_keep_their_own_data(browser, gui, real_dir):
+    """Two browser contexts at once: each sees only its own spectrum, marks and identification."""
+    from playwright.sync_api import expect
+
+    (ca, a), (cb, b) = _open(browser, gui), _open(browser, gui)
+    try:
+        a.click("#load-example")
+        _upload(b, real_dir / MGO, "eels_MgO")
+        expect(a.locator("#load-message")).to_contain_text("generated example (MgO)", timeout=WAIT_MS)
+        _plot_shows(a, "generated example")
+        _plot_shows(b, MGO)
+        _click_energy(b, 1298.0)
+        _top_candidate(b, "Mg_K")
+        a.check("#yscale input[value=log]")           # A redraws from its own session
+        _plot_shows(a, "generated example")
+        assert a.locator("#identification td[data-dash-column='edge']").count() == 0
+        assert "eels_MgO" not in a.inner_text("#load-message")
+        assert "generated example" not in b.inner_text("#load-message")
+    finally:
+        ca.close()
+        cb.close()
+    names = {s.filename for s in gui.store.sessions()}
+    assert {"generated example (MgO)", MGO} <= names
+    folders = [s.folder for s in gui.store.sessions()]
+    assert len(set(folders)) == len(folders)

@@ -22,7 +22,9 @@ import pytest
 from exelfs import cli
 from exelfs.errors import InputError
 from exelfs.gui import actions, create_app
+from exelfs.gui import views
 from exelfs.gui.state import SessionStore
+from exelfs.pipeline import METHODS, Result
 from exelfs.structure.view import ABSORBER_COLOUR
 
 CHROMIUM = "/usr/bin/chromium"
@@ -58,19 +60,22 @@ def test_sessions_are_apart_expire_and_are_removed():
     assert not store.root.exists()
 
 
-def test_spectrum_image_pixel_and_region(real_dir):
+def test_spectrum_image_pixel_and_region():
+    from exelfs.spectrum import Spectrum
+
     store = SessionStore()
     try:
         s = store.get("d" * 32)
-        raw = (real_dir / "eels_SI2x2_300-2348eV_rsciio.dm4").read_bytes()
-        assert "spectrum image 2 x 2" in actions.load_file(s, "si.dm4", raw)
-        cube = s.data.intensity
+        cube = np.arange(2 * 3 * 50, dtype=float).reshape(2, 3, 50) + 1.0
+        s.reset(Spectrum(np.arange(400.0, 450.0), cube), "image")
         np.testing.assert_allclose(actions.active(s).intensity, cube.sum(axis=(0, 1)))
-        actions.select(s, ("pixel", 1, 0))
-        np.testing.assert_allclose(actions.active(s).intensity, cube[1, 0])
-        actions.select(s, ("region", 0, 0, -3, 7))     # clipped to the image: the first row
+        actions.select(s, ("pixel", 1, 2))
+        np.testing.assert_allclose(actions.active(s).intensity, cube[1, 2])
+        actions.select(s, ("region", 0, 0, -3, 7))     # clipped to the image: the whole first row
         np.testing.assert_allclose(actions.active(s).intensity, cube[0].sum(axis=0))
-        assert actions.selection_text(s) == "analysing the sum of x 0-1, y 0-0"
+        assert actions.selection_text(s) == "analysing the sum of x 0-2, y 0-0"
+        actions.select(s, None)
+        assert actions.selection_text(s) == "analysing the sum of all pixels"
     finally:
         store.close()
 
@@ -81,6 +86,40 @@ def test_upload_limit_and_damaged_upload():
     with pytest.raises(InputError, match="did not arrive"):
         actions.decode_upload(None, "x.msa", 1_000_000)
     assert actions.decode_upload("data:;base64,aGVsbG8=", "x.msa", 10) == b"hello"
+
+
+def test_polymorphs_and_cif_structures(tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    store = SessionStore()
+    try:
+        s = store.get("e" * 32)
+        cands = actions.structure_candidates("TiO2")
+        assert len(cands) >= 2                          # rutile first, then anatase, ...
+        info = actions.build_structure(s, "TiO2", 1, "Ti_L3")
+        assert info["name"] == cands[1].name and s.structure is cands[1].atoms
+        assert info["shells"][0]["scatterer"] == "O" and info["absorber"] == "Ti"
+        cif = s.path("structure-mgo.cif")
+        write(cif, bulk("MgO", "rocksalt", a=4.212), format="cif")
+        info = actions.build_structure(s, str(cif), 0, "O_K")
+        assert s.structure == str(cif)
+        assert info["shells"][0] == {"scatterer": "Mg", "r": pytest.approx(2.106, abs=1e-3), "n": 6}
+        with pytest.raises(InputError, match="absorber Cu is not in"):
+            actions.build_structure(s, str(cif), 0, "Cu_K")
+    finally:
+        store.close()
+
+
+def test_methods_side_by_side():
+    shell = {"scatterer": "O", "r": 2.09, "r_err": 0.05, "n": 3.9, "n_err": 1.3, "sigma2": 0.0063, "sigma2_err": 0.0047}
+    fit = Result(edge="Mg_K", structure="MgO", method="fit", kind="eels", e0_ev=1305.0, k_range=[3.0, 9.0],
+                 r_range=[1.2, 2.4], kweight=2, shells=[shell], undetermined_shells=[], warnings=["w1"],
+                 settings={}, stats={"r_factor": 0.01})
+    columns = [views.method_column("fit", fit), views.method_column("nn", "no trained model for Mg_K")]
+    text = [str(c.to_plotly_json()) for c in columns]
+    assert "2.090 ± 0.050" in text[0] and "3.9 ± 1.3" in text[0] and "0.0063 ± 0.0047" in text[0]
+    assert "could not run: no trained model for Mg_K" in text[1]
 
 
 def test_gui_command_serves_on_localhost_and_cleans_up(tmp_path):
@@ -209,18 +248,24 @@ def _red_absorber(page, element):
                          ABSORBER_COLOUR)
 
 
-def _analyse_and_report(page, scatterer) -> tuple[dict, list]:
+def _analyse(page, scatterer):
+    """Run the fit (the methods offered are those registered) and wait for its first shell."""
     from playwright.sync_api import expect
 
+    options = page.locator("#methods input[type=checkbox]")
+    assert sorted(options.evaluate_all("els => els.map(e => e.value)")) == sorted(METHODS)
+    for method in METHODS:
+        (page.check if method == "fit" else page.uncheck)(f"#methods input[value='{method}']")
     page.click("#run-analysis")
-    row = page.locator("#results .shell-row").first
-    expect(row).to_contain_text(scatterer, timeout=2 * WAIT_MS)
+    expect(page.locator("#results .shell-row").first).to_contain_text(scatterer, timeout=2 * WAIT_MS)
+
+
+def _report(page) -> tuple[dict, list]:
+    """Download the report; (result.json, the zip's file names)."""
     with page.expect_download(timeout=WAIT_MS) as download:
         page.click("#download-report")
     with zipfile.ZipFile(download.value.path()) as z:
-        names = z.namelist()
-        result = json.loads(z.read(next(n for n in names if n.endswith("result.json"))))
-    return result, names
+        return json.loads(z.read("result.json")), z.namelist()
 
 
 def test_walk_real_mgo_o_k(browser, gui, real_dir, manifest):
@@ -241,18 +286,21 @@ def test_walk_real_mgo_o_k(browser, gui, real_dir, manifest):
         expect(page.locator("#edge")).to_have_value("O_K", timeout=WAIT_MS)
         expect(page.locator("#structure-spec")).to_have_value("MgO", timeout=WAIT_MS)
         assert _red_absorber(page, "O") == "O (absorber)"
-        result, names = _analyse_and_report(page, ref["scatterer"])
+        page.fill("#ctl-kweight", "2")
+        _analyse(page, ref["scatterer"])
+        result, names = _report(page)
     finally:
         context.close()
     assert {"result.json", "index.html", "refit_larch.py", "spectrum.png", "chi_k.dat"} <= set(names)
     assert result["edge"] == "O_K" and result["structure"] == "MgO"
+    assert result["settings"]["kweight"]["set_by"] == "user" and result["kweight"] == 2
     first = result["shells"][0]
     assert first["scatterer"] == ref["scatterer"] and first["r_err"] < 0.2
     assert abs(first["r"] - ref["r"]) <= 2 * first["r_err"]
 
 
 def test_walk_generated_example(browser, gui, tmp_path):
-    """The generated example uploaded as .hspy: O K found at 532 eV; then Mg K, analysed against the truth."""
+    """The generated example uploaded as .hspy: O K found at 532 eV; then Mg K, fitted against the truth."""
     core, _, truth = actions.example()
     path = tmp_path / "example.hspy"
     core.to_hyperspy().save(path)
@@ -266,11 +314,12 @@ def test_walk_generated_example(browser, gui, tmp_path):
         _click_energy(page, 1305.0)
         _top_candidate(page, "Mg_K")
         assert _red_absorber(page, "Mg") == "Mg (absorber)"
-        result, _ = _analyse_and_report(page, truth[0]["scatterer"])
+        _analyse(page, truth[0]["scatterer"])
     finally:
         context.close()
-    first = result["shells"][0]
-    assert result["edge"] == "Mg_K" and first["scatterer"] == truth[0]["scatterer"] == "O"
+    result = next(s for s in gui.store.sessions() if s.filename == "example.hspy").results["fit"]
+    first = result.shells[0]
+    assert result.edge == "Mg_K" and first["scatterer"] == truth[0]["scatterer"] == "O"
     assert abs(first["r"] - truth[0]["r"]) <= 2 * first["r_err"] and first["r_err"] < 0.1
 
 
@@ -323,3 +372,30 @@ def test_two_tabs_keep_their_own_data(browser, gui, real_dir):
     assert {"generated example (MgO)", MGO} <= names
     folders = [s.folder for s in gui.store.sessions()]
     assert len(set(folders)) == len(folders)
+
+
+def test_spectrum_image_pick_pixel_and_region_in_the_page(browser, gui, real_dir):
+    from playwright.sync_api import expect
+
+    def at(x, y):
+        return page.evaluate("""p => { const gd = document.querySelector('#navigator .js-plotly-plot');
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+            return [box.left + xa._offset + xa.l2p(p[0]), box.top + ya._offset + ya.l2p(p[1])]; }""", [x, y])
+
+    context, page = _open(browser, gui)
+    try:
+        _upload(page, real_dir / "eels_SI2x2_300-2348eV_rsciio.dm4", "spectrum image 2 x 2")
+        expect(page.locator("#navigator-box")).to_be_visible()
+        page.mouse.click(*at(1, 0))
+        expect(page.locator("#selection-text")).to_contain_text("pixel x = 1, y = 0", timeout=WAIT_MS)
+        _plot_shows(page, "pixel x = 1, y = 0")
+        page.mouse.move(*at(-0.3, -0.3))
+        page.mouse.down()
+        page.mouse.move(*at(0.5, 0.0), steps=5)
+        page.mouse.move(*at(1.3, 0.3), steps=5)
+        page.mouse.up()
+        expect(page.locator("#selection-text")).to_contain_text("sum of x 0-1, y 0-0", timeout=WAIT_MS)
+        session = next(s for s in gui.store.sessions() if s.filename.endswith("SI2x2_300-2348eV_rsciio.dm4"))
+        np.testing.assert_allclose(actions.active(session).intensity, session.data.intensity[0].sum(axis=0))
+    finally:
+        context.close()

@@ -5,6 +5,7 @@ Every failure becomes a message in the page (the app stays usable)."""
 from __future__ import annotations
 
 import logging
+import math
 
 from dash import Input, Output, State, ctx, dcc, html, no_update
 
@@ -57,13 +58,22 @@ def _loaded(session):
     return session.version, no_update, {"display": "none"}, ""
 
 
-def _navigator_selection(trigger: str, click, selected):
-    if trigger == "navigator.clickData" and click and click.get("points"):
+def _centres_inside(span) -> tuple[int, int]:
+    """The first and last pixel whose centre lies in a box side (pixel units); the pixel under the middle
+    of a box too small to hold a centre."""
+    lo, hi = sorted(float(v) for v in span)
+    first, last = math.ceil(lo), math.floor(hi)
+    return (first, last) if first <= last else (round((lo + hi) / 2),) * 2
+
+
+def _navigator_selection(props: set, click, selected):
+    """A box drawn with the select tool (a region), else a clicked pixel; a click also "selects" its
+    point, so both props may arrive together."""
+    if "navigator.selectedData" in props and selected and selected.get("range"):
+        return ("region", *_centres_inside(selected["range"]["y"]), *_centres_inside(selected["range"]["x"]))
+    if "navigator.clickData" in props and click and click.get("points"):
         p = click["points"][0]
         return ("pixel", p["y"], p["x"])
-    if trigger == "navigator.selectedData" and selected and selected.get("range"):
-        (x0, x1), (y0, y1) = selected["range"]["x"], selected["range"]["y"]
-        return ("region", y0 + 0.5, y1 - 0.5, x0 + 0.5, x1 - 0.5)
     return no_update
 
 
@@ -92,7 +102,7 @@ def _register_loading(app, store, limit_bytes):
                 elif trigger.startswith("use-sum"):
                     message = actions.select(session, None)
                 else:
-                    selection = _navigator_selection(trigger, click, selected)
+                    selection = _navigator_selection(set(ctx.triggered_prop_ids), click, selected)
                     if selection is no_update:
                         return (no_update,) * 5
                     message = actions.select(session, selection)

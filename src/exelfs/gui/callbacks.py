@@ -153,9 +153,12 @@ def _register_spectrum(app, store):
 def _register_structure(app, store, limit_bytes):
     @app.callback(Output("edge", "value"), Output("structure-spec", "value"), Output("structure-message", "children"),
                   Input("identification", "selected_rows"), Input("identification", "data"),
-                  Input("spectrum-token", "data"), Input("cif-upload", "contents"),
-                  State("cif-upload", "filename"), State("session-id", "data"), prevent_initial_call=True)
-    def propose(selected, rows, _token, cif, cif_name, sid):
+                  Input("spectrum-token", "data"), Input("cif-upload", "contents"), Input("edge", "value"),
+                  State("cif-upload", "filename"), State("structure-spec", "value"), State("session-id", "data"),
+                  prevent_initial_call=True)
+    def propose(selected, rows, _token, cif, typed_edge, cif_name, spec, sid):
+        """A chosen candidate (or an edge typed with no structure yet) proposes the structure; a CIF
+        file replaces it; a new spectrum clears both."""
         props = set(ctx.triggered_prop_ids)
         try:
             session = store.get(sid)
@@ -166,9 +169,14 @@ def _register_structure(app, store, limit_bytes):
                 return no_update, str(path), f"structure from the CIF file {cif_name}"
             if "spectrum-token.data" in props and not rows:
                 return "", "", ""
-            if not selected or not rows or selected[0] >= len(rows):
+            if props == {"edge.value"}:
+                if not typed_edge or spec:
+                    return no_update, no_update, no_update
+                edge = typed_edge
+            elif selected and rows and selected[0] < len(rows):
+                edge = rows[selected[0]]["edge"]
+            else:
                 return no_update, no_update, no_update
-            edge = rows[selected[0]]["edge"]
             with session.lock:
                 spec, why = actions.propose_structure(session, edge)
             return edge, spec, why

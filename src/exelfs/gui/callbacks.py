@@ -195,7 +195,9 @@ def _register_structure(app, store, limit_bytes):
             session = store.get(sid)
             if ctx.triggered_id != "structure-choice":
                 cands = actions.structure_candidates(spec)
-                options = [{"label": f"{c.name} [{c.source}]", "value": i} for i, c in enumerate(cands)]
+                # names only: a candidate's source is settled when its atoms are built (shown beside the view)
+                options = [{"label": c.name + (" (proposed)" if i == 0 else ""), "value": i}
+                           for i, c in enumerate(cands)]
                 index = 0
             with session.lock:
                 info = actions.build_structure(session, spec, index, edge or None)

@@ -141,6 +141,8 @@ def test_gui_command_serves_on_localhost_and_cleans_up(tmp_path):
                 time.sleep(0.3)
         folders = list(tmp_path.glob("exelfs-gui-*"))
         assert len(folders) == 1
+        with pytest.raises(ConnectionRefusedError):     # bound to 127.0.0.1 alone, not to every address
+            socket.create_connection(("127.0.0.2", port), timeout=2).close()
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
@@ -180,7 +182,9 @@ def browser():
             pytest.fail(f"{missing}: the browser test must run in CI")
         pytest.skip(missing)
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        # root needs --no-sandbox; small /dev/shm in containers; software WebGL for the 3D view
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=["--no-sandbox", "--disable-dev-shm-usage", "--enable-unsafe-swiftshader"])
         yield b
         b.close()
 

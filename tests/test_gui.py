@@ -80,6 +80,20 @@ def test_spectrum_image_pixel_and_region():
         store.close()
 
 
+def test_lowloss_is_kept_for_the_next_file(real_dir):
+    store = SessionStore()
+    try:
+        s = store.get("9" * 32)
+        low = "eels_hBN_lowloss_LL_02_cal.msa"
+        assert "used for deconvolution" in actions.load_lowloss(s, low, (real_dir / low).read_bytes())
+        text = actions.load_file(s, MGO, (real_dir / MGO).read_bytes())
+        assert f"low-loss: {low}" in text and s.lowloss.kind == "eels" and not s.lowloss.nav_shape
+        with pytest.raises(InputError, match="not an EELS spectrum"):
+            actions.load_lowloss(s, "cu.xdi", (real_dir / "xas_Cu_K_foil_rt_2016.xdi").read_bytes())
+    finally:
+        store.close()
+
+
 def test_upload_limit_and_damaged_upload():
     with pytest.raises(InputError, match="over the upload limit of 1 MB"):
         actions.decode_upload("data:;base64," + "A" * 2_000_000, "big.msa", 1_000_000)

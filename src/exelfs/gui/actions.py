@@ -21,6 +21,7 @@ from .state import Session
 
 ANALYSIS_LOCK = threading.Lock()   # one analysis at a time (2 cores; Larch keeps global state)
 STRUCTURE_RMAX = 6.0               # angstrom: shells listed next to the 3D view
+EXAMPLE = "generated example (MgO)"
 
 
 def decode_upload(contents: str, filename: str, limit_bytes: int) -> bytes:
@@ -69,6 +70,8 @@ def load_file(session: Session, filename: str, raw: bytes) -> str:
     _clear_uploads(session, "data")
     data = _read(session, filename, raw, "data")
     session.reset(data, filename)
+    if session.lowloss_name == EXAMPLE:      # the example's low-loss does not belong to another file
+        session.lowloss, session.lowloss_name = None, ""
     return describe(session)
 
 
@@ -78,9 +81,9 @@ def load_lowloss(session: Session, filename: str, raw: bytes) -> str:
     low = _read(session, filename, raw, "lowloss")
     if not isinstance(low, Spectrum) or low.kind != "eels":
         raise InputError(f"low-loss {filename}: not an EELS spectrum")
-    session.lowloss = low.summed()
+    session.lowloss, session.lowloss_name = low.summed(), filename
     session.results = {}
-    return f"low-loss spectrum {filename}: {low.energy[0]:.0f} to {low.energy[-1]:.0f} eV, used for deconvolution"
+    return f"low-loss {filename}: {low.energy[0]:.0f} to {low.energy[-1]:.0f} eV, used for deconvolution"
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,7 +98,8 @@ def example():
 def load_example(session: Session) -> str:
     """The generated example (MgO, Mg K and O K edges, with its low-loss spectrum) and its known answer."""
     core, low, truth = example()
-    session.reset(core, "generated example (MgO)", lowloss=low)
+    session.reset(core, EXAMPLE)
+    session.lowloss, session.lowloss_name = low, EXAMPLE
     known = ", ".join(f"{t['scatterer']} at {t['r']:.3f} A (N {t['n']}, sigma2 {t['sigma2']:.4f})" for t in truth)
     return describe(session) + f"\nknown answer (Mg K): {known}"
 
@@ -166,6 +170,8 @@ def describe(session: Session) -> str:
     lines = [f"{session.filename}: {what}, {spec.energy[0]:.0f} to {spec.energy[-1]:.0f} eV, "
              f"{spec.energy.size} channels ({spec.channel_width:.3g} eV/channel)"]
     lines += [f"note: {w}" for w in data.metadata.get("warnings", [])]
+    if session.lowloss is not None:
+        lines.append(f"low-loss: {session.lowloss_name}, used for deconvolution")
     found = find_edges(session)
     edges = [f"{e['candidates'][0]['element']}_{e['candidates'][0]['edge']} at {e['onset_ev']:.0f} eV"
              for e in found["edges"] if e.get("candidates")]

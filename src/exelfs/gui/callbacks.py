@@ -98,7 +98,9 @@ def _register_loading(app, store, limit_bytes):
                     message = actions.load_example(session)
                 elif trigger.startswith("lowloss-upload"):
                     raw = actions.decode_upload(low, low_name, limit_bytes)
-                    return actions.load_lowloss(session, low_name, raw), no_update, no_update, no_update, no_update
+                    note = actions.load_lowloss(session, low_name, raw)
+                    text = note if session.data is None else actions.describe(session)
+                    return text, no_update, no_update, no_update, no_update
                 elif trigger.startswith("use-sum"):
                     message = actions.select(session, None)
                 else:
@@ -167,7 +169,7 @@ def _register_structure(app, store, limit_bytes):
                 path = session.path(f"structure-{cif_name}")
                 path.write_bytes(raw)
                 return no_update, str(path), f"structure from the CIF file {cif_name}"
-            if "spectrum-token.data" in props and not rows:
+            if "spectrum-token.data" in props:     # a new spectrum: the old proposal goes with it
                 return "", "", ""
             if props == {"edge.value"}:
                 if not typed_edge or spec:

@@ -23,7 +23,8 @@ SID = re.compile(r"^[0-9a-f]{32}$")
 @dataclass
 class Session:
     """What one tab has loaded and computed. ``data``: the file as read (Spectrum, spectrum image or
-    ChiData); ``selection``: None (the whole file, a spectrum image summed), ``("pixel", iy, ix)`` or
+    ChiData); ``lowloss``: the EELS low-loss for deconvolution (``lowloss_name``: its file, or the example's);
+    ``selection``: None (the whole file, a spectrum image summed), ``("pixel", iy, ix)`` or
     ``("region", iy0, iy1, ix0, ix1)`` (inclusive indices); ``found``: identify() of the active spectrum;
     ``marked_ev``: the operator's click (eV); ``ranked``: identify(at=[marked_ev]); ``structure``: the
     spec or ase.Atoms chosen for the analysis; ``results``: {method: Result or error sentence};
@@ -33,6 +34,7 @@ class Session:
     folder: Path
     data: object = None
     lowloss: object = None
+    lowloss_name: str = ""
     filename: str = ""
     selection: tuple | None = None
     found: dict | None = None
@@ -45,9 +47,9 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
-    def reset(self, data, filename: str, lowloss=None):
+    def reset(self, data, filename: str):
         """A new file: everything computed from the previous one is dropped."""
-        self.data, self.filename, self.lowloss = data, filename, lowloss
+        self.data, self.filename = data, filename
         self.selection = None
         self.reset_selection()
 

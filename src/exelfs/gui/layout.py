@@ -49,8 +49,8 @@ def _spectrum_section() -> html.Div:
     return _section("2. Spectrum and edges", [
         html.Div([html.Span("intensity scale:"),
                   dcc.RadioItems(id="yscale", options=["linear", "log"], value="linear", inline=True)], style=ROW),
-        dcc.Loading(dcc.Graph(id="spectrum-plot", figure=empty_figure("load a spectrum"),
-                              style={"height": "420px"})),
+        # no spinner over the plot: it redraws at once, and a spinner would swallow the operator's clicks
+        dcc.Graph(id="spectrum-plot", figure=empty_figure("load a spectrum"), style={"height": "420px"}),
         html.Div("Click on an edge in the spectrum to mark it and rank the element/edge candidates; choose a "
                  "candidate (the first is chosen) to propose the structure.", id="identify-message",
                  style={"whiteSpace": "pre-wrap", "margin": "6px 0"}),

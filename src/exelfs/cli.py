@@ -29,6 +29,7 @@ EXAMPLES = {
                 "  exelfs analyze a.msa b.msa c.msa --edge O_K --structure MgO --table results.csv\n"
                 "  exelfs analyze cu_10-50-150K.prj --edge Cu_K --structure Cu --series temperature=10,50,150"),
     "demo": "example:\n  exelfs demo --out exelfs-demo",
+    "gui": "examples:\n  exelfs gui\n  exelfs gui --port 8060 --max-upload-mb 500",
 }
 
 
@@ -183,6 +184,12 @@ def cmd_demo(args):
     run_demo(out_dir=args.out)
 
 
+def cmd_gui(args):
+    from .gui import serve
+
+    serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb)
+
+
 def _sub(sub, name, help_text, func):
     s = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -230,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = _sub(sub, "demo", "run the whole analysis on the embedded synthetic example", cmd_demo)
     s.add_argument("--out", default="exelfs-demo", help="folder for the demo's figures")
+
+    s = _sub(sub, "gui", "the workbench in the browser: load a spectrum, click its edge, structure, analysis, "
+             "report", cmd_gui)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, default=8050, help="port to listen on (default 8050)")
+    s.add_argument("--max-upload-mb", type=float, default=100.0, metavar="MB",
+                   help="largest file a user may upload (default 100 MB)")
     return p
 
 

@@ -50,6 +50,7 @@ DELTA_MIN_LOG = 0.015  # minimum jump, log(I_post / I_extrapolated) (1.5 %)
 MISFIT_WEIGHT = 0.25  # fraction of the pre-edge fit's systematic misfit (variance) counted as extrapolation error
 RAMP_LEVEL = 0.2  # a delayed edge's onset ramp is fitted up to this fraction of its maximum
 TAIL_JUMP_FRACTION = 0.3  # an edge in the tail of another must jump by at least this fraction of that one's jump
+TAIL_STEP_FRACTION = 0.1  # ...one further up its tail, by this fraction of what the edges below add there
 DELTA_MIN_LIN = 0.04  # minimum jump as a fraction of the spectrum's range (linear mode)
 
 
@@ -650,45 +651,47 @@ def _edges_in_tails(prep: Prepared, prof: Profile, edges: list[DetectedEdge], z_
 
 
 def tail_window(e):
-    """Half-width (eV) of the local step fit of an edge in the tail of another, at energy e: short
-    against the period of the fine structure of the edge below (a half period is ~20-30 eV there)."""
-    import os
-    f = float(os.environ.get("TW_F", "0.03")); hi = float(os.environ.get("TW_HI", "30"))
-    return np.clip(f * np.asarray(e, float), 8.0, hi)
+    """Width (eV) of each side of the local step fit for an edge on the tail of another, at energy e:
+    short against the period of the fine structure of the edge below (a half period is 20-30 eV)."""
+    return np.clip(0.03 * np.asarray(e, float), 8.0, 30.0)
 
 
-def step_profile(prep: Prepared, left, k_factor: float | None = None) -> Profile:
-    """Significance of a step at each channel E from a local fit of the signal over [left, E - gap) and
-    [E, E + tail_window(E)): a quadratic in E (the tail of the edge below, its slow fine structure and
-    the background, whatever their shape) plus a step at E. ``left`` (eV, per channel; -inf: no fit
-    there) starts after the near-edge region of the edge below. ``delta`` is the step (log ratio), ``z``
-    its t-value over the noise (or the misfit, if larger) divided by their robust spread (``k_factor``
-    if given)."""
+def step_profile(prep: Prepared, left, k_factor: float) -> Profile:
+    """Significance of a step at each channel E from a local least-squares fit of the signal over
+    [left, E - gap) and [E, E + tail_window(E)): a quadratic in E (the tail of an edge below with its
+    slow fine structure, plus the background, whatever their shapes) and a step at E.
+
+    ``left`` (eV, per channel; -inf: no fit there) is where the data may start (after the near-edge
+    region of the edge below); a full window of data above it is required. ``delta``: the step (log
+    ratio in log mode); ``z``: its t-value against the noise (or the fit's misfit, if larger), divided by
+    ``k_factor`` (the first pass's spread of t)."""
     e, y = prep.energy, prep.signal
     de = float(np.median(np.diff(e)))
     gap = max(de, 0.5)
     k_noise = max(correlated_noise_factor(y, de), 1.0) if prep.kind == "eels" else 1.0
     noise = noise_of(y) * k_noise
-    w_post = np.maximum(tail_window(e), 5 * de)
-    left = np.maximum(np.asarray(left, float), e - gap - w_post)
+    width = np.maximum(tail_window(e), 5 * de)
+    left = np.asarray(left, float)
     rows = np.flatnonzero(np.isfinite(left))
-    delta, t, misfit = np.zeros(e.size), np.zeros(e.size), np.full(e.size, np.nan)
-    valid = np.zeros(e.size, bool)
+    left = np.maximum(left, e - gap - width)
+    delta, t = np.zeros(e.size), np.zeros(e.size)
+    misfit, valid = np.full(e.size, np.nan), np.zeros(e.size, bool)
     if rows.size:
-        off = np.arange(-int(np.ceil(np.max(w_post[rows] + gap) / de)) - 1, int(np.ceil(np.max(w_post) / de)) + 1)
-        for chunk in np.array_split(rows, max(1, rows.size * off.size // 400000 + 1)):
-            idx = np.clip(chunk[:, None] + off[None, :], 0, e.size - 1)
+        off = np.arange(-int(np.ceil(np.max(width[rows] + gap) / de)) - 1, int(np.ceil(np.max(width) / de)) + 1)
+        for chunk in np.array_split(rows, rows.size * off.size // 400_000 + 1):  # bounded memory
+            j = chunk[:, None] + off[None, :]
+            idx = np.clip(j, 0, e.size - 1)
             ee, e0 = e[idx], e[chunk][:, None]
-            inside = (chunk[:, None] + off[None, :] >= 0) & (chunk[:, None] + off[None, :] < e.size)
+            inside = (j >= 0) & (j < e.size)
             pre = inside & (ee >= left[chunk][:, None]) & (ee < e0 - gap)
-            post = inside & (ee >= e0) & (ee < e0 + w_post[chunk][:, None])
+            post = inside & (ee >= e0) & (ee < e0 + width[chunk][:, None])
             w = (pre | post).astype(float)
-            u = (ee - e0) / w_post[chunk][:, None]
+            u = (ee - e0) / width[chunk][:, None]
             x = np.stack([np.ones_like(u), u, u * u, post.astype(float)], axis=-1) * w[..., None]
             yy = y[idx] * w
             a = np.einsum("nki,nkj->nij", x, x)
-            n_pre, n_post = pre.sum(1), post.sum(1)
-            ok = (n_pre >= 5) & (n_post >= 3) & (n_pre * de >= 0.9 * w_post[chunk])
+            n_pre = pre.sum(1)
+            ok = (n_pre >= 5) & (post.sum(1) >= 3) & (n_pre * de >= 0.9 * width[chunk])
             a[~ok] = np.eye(4)
             inv = np.linalg.inv(a)
             coef = np.einsum("nij,nj->ni", inv, np.einsum("nki,nk->ni", x, yy))
@@ -700,32 +703,30 @@ def step_profile(prep: Prepared, left, k_factor: float | None = None) -> Profile
             t[chunk] = np.where(ok, coef[:, 3] / np.sqrt(np.maximum(s2, n2) * inv[:, 3, 3]), 0.0)
             misfit[chunk] = np.where(ok, np.sqrt(s2 / np.maximum(n2, 1e-300)), np.nan)
             valid[chunk] = ok
-    if k_factor is None:
-        k_factor = max(1.4826 * float(np.median(np.abs(t[valid] - np.median(t[valid])))), 1.0) \
-            if valid.sum() > 20 else 1.0
     return Profile(e, delta / prep.scale, t / k_factor, np.where(valid, 0.0, np.nan), misfit, noise, k_factor)
 
 
 def _edges_on_tails(prep: Prepared, prof: Profile, edges: list[DetectedEdge], z_min: float,
                     dmin: float) -> list[DetectedEdge]:
     """Edges riding on the tail of a stronger edge further below (e.g. O K 76-190 eV above the Ti, Sc or
-    Ca L2,3 white lines): the background there is that edge's tail with its fine structure, which a
-    power law fitted over the normal pre-edge window does not follow. A pass over every channel above a
-    detected edge once its near-edge region is over (a pre-edge window length, or :func:`settle_ev` if
-    longer) with a local step fit (:func:`step_profile`); the step must be significant against the noise
-    and against the fine structure around it (:func:`_local_spread`), and sharp (:func:`_sharp_onset`)."""
-    import os
+    Ca L2,3 white lines): there the background is that edge's tail with its fine structure (and the
+    plural scattering of its white lines), which a power law fitted over the normal pre-edge window does
+    not follow. A pass over every channel above a detected edge once its near-edge region is over (a
+    pre-edge window length, or :func:`settle_ev` if longer), with a local step fit
+    (:func:`step_profile`). The step must be significant against the noise and the fine structure
+    around it (:func:`_local_spread`), and at least TAIL_STEP_FRACTION of what the edges below add to the
+    intensity there (their fine structure scales with it). Its onset is where the step fits best."""
     e = prof.energy
-    gap = max(float(np.median(np.diff(e))), 0.5)
     floor = np.full(e.size, -np.inf)
     for d in edges:
-        f = d.onset_ev + max(settle_ev(d), float(os.environ.get("NEF", "1.0")) * float(pre_window(d.onset_ev)))
+        f = d.onset_ev + max(settle_ev(d), float(pre_window(d.onset_ev)))
         floor = np.where((e > f) & (f > floor), f, floor)
     if not np.isfinite(floor).any():
         return []
-    kmode = os.environ.get("KMODE", "own")
-    prof2 = step_profile(prep, floor, k_factor={"prof": prof.k_factor, "one": 1.0}.get(kmode))
-    cand = np.flatnonzero((prof2.z >= z_min) & (prof2.delta >= dmin))
+    prof2 = step_profile(prep, floor, prof.k_factor)
+    below = _tail_level(prep, edges, floor)
+    ok = (prof2.z >= z_min) & (prof2.delta >= np.maximum(dmin, TAIL_STEP_FRACTION * below))
+    cand = np.flatnonzero(ok)
     known = [int(np.argmin(np.abs(e - d.onset_ev))) for d in edges]
     taken: list[int] = []
     for i in cand[np.argsort(-prof2.z[cand])]:
@@ -735,17 +736,28 @@ def _edges_on_tails(prep: Prepared, prof: Profile, edges: list[DetectedEdge], z_
         if prof2.z[i] / max(_local_spread(prof2, i, taken + known), 1.0) < z_min:
             continue
         taken.append(i)
-    left = np.maximum(floor, e - gap - tail_window(e))
-    mode = os.environ.get("OMODE", "step")
-    out = []
+    left = np.maximum(floor, e - max(float(np.median(np.diff(e))), 0.5) - tail_window(e))
+    found = []
     for i in sorted(taken):
         d = characterise(prep, e[i], prof2.z[i], prof2.delta[i], floor=float(left[i]))
-        if mode == "step":
-            d.onset_ev = float(e[i])
-            out.append(d)
-        elif d.onset_ev >= floor[i] and d.shape != "delayed" and _sharp_onset(prep, d):
-            out.append(d)
-    return out
+        d.onset_ev = float(e[i])  # the shape is measured on a short background; the step fit places the onset
+        found.append(d)
+    return found
+
+
+def _tail_level(prep: Prepared, edges: list[DetectedEdge], floor) -> np.ndarray:
+    """What the detected edges below add to the intensity just below each channel above ``floor``:
+    the log excess of the data over the background extrapolated from below the highest of them, smoothed
+    over ~10 eV and read half a step-fit window lower (0 where no edge is below)."""
+    e = prep.energy
+    de = float(np.median(np.diff(e)))
+    level = np.zeros(e.size)
+    for d in sorted(edges, key=lambda d: d.onset_ev):
+        r = _excess_curve(prep, d.onset_ev - 0.5 * float(post_window(d.onset_ev)))
+        if r is not None:
+            level = np.where(e > d.onset_ev, np.maximum(_smooth(r * prep.scale, 10.0 / de), 0.0), level)
+    read_at = np.interp(e - 0.5 * tail_window(e), e, level)
+    return np.where(np.isfinite(floor), read_at, 0.0)
 
 
 def _sharp_onset(prep: Prepared, edge: DetectedEdge) -> bool:

@@ -656,7 +656,7 @@ def tail_window(e):
     return np.clip(0.03 * np.asarray(e, float), 8.0, 30.0)
 
 
-def step_profile(prep: Prepared, left, k_factor: float) -> Profile:
+def step_profile(prep: Prepared, left) -> Profile:
     """Significance of a step at each channel E from a local least-squares fit of the signal over
     [left, E - gap) and [E, E + tail_window(E)): a quadratic in E (the tail of an edge below with its
     slow fine structure, plus the background, whatever their shapes) and a step at E.
@@ -664,7 +664,7 @@ def step_profile(prep: Prepared, left, k_factor: float) -> Profile:
     ``left`` (eV, per channel; -inf: no fit there) is where the data may start (after the near-edge
     region of the edge below); a full window of data above it is required. ``delta``: the step (log
     ratio in log mode); ``z``: its t-value against the noise (or the fit's misfit, if larger), divided by
-    ``k_factor`` (the first pass's spread of t)."""
+    the robust spread of those t-values (:func:`_step_spread`)."""
     e, y = prep.energy, prep.signal
     de = float(np.median(np.diff(e)))
     gap = max(de, 0.5)
@@ -703,7 +703,19 @@ def step_profile(prep: Prepared, left, k_factor: float) -> Profile:
             t[chunk] = np.where(ok, coef[:, 3] / np.sqrt(np.maximum(s2, n2) * inv[:, 3, 3]), 0.0)
             misfit[chunk] = np.where(ok, np.sqrt(s2 / np.maximum(n2, 1e-300)), np.nan)
             valid[chunk] = ok
+    k_factor = _step_spread(e, t, valid)
     return Profile(e, delta / prep.scale, t / k_factor, np.where(valid, 0.0, np.nan), misfit, noise, k_factor)
+
+
+def _step_spread(e, t, valid) -> float:
+    """Robust spread (>= 1) of the step t-values, leaving out the windows around the largest (an edge
+    there would fill a good part of a short tail); 1 where too few channels are fitted to tell."""
+    if valid.sum() <= 20:
+        return 1.0
+    i = int(np.argmax(np.where(valid, t, -np.inf)))
+    rest = valid & ~_zone(e, e[i])
+    tv = t[rest] if rest.sum() > 20 else t[valid]
+    return max(1.4826 * float(np.median(np.abs(tv - np.median(tv)))), 1.0)
 
 
 def _edges_on_tails(prep: Prepared, prof: Profile, edges: list[DetectedEdge], z_min: float,
@@ -717,13 +729,13 @@ def _edges_on_tails(prep: Prepared, prof: Profile, edges: list[DetectedEdge], z_
     around it (:func:`_local_spread`), and at least TAIL_STEP_FRACTION of what the edges below add to the
     intensity there (their fine structure scales with it). Its onset is where the step fits best."""
     e = prof.energy
-    floor = np.full(e.size, -np.inf)
-    for d in edges:
+    floor = np.full(e.size, -np.inf)  # -inf: below the first edge or inside a near-edge region
+    for d in sorted(edges, key=lambda d: d.onset_ev):
         f = d.onset_ev + max(settle_ev(d), float(pre_window(d.onset_ev)))
-        floor = np.where((e > f) & (f > floor), f, floor)
+        floor = np.where(e > d.onset_ev, np.where(e > f, f, -np.inf), floor)
     if not np.isfinite(floor).any():
         return []
-    prof2 = step_profile(prep, floor, prof.k_factor)
+    prof2 = step_profile(prep, floor)
     below = _tail_level(prep, edges, floor)
     ok = (prof2.z >= z_min) & (prof2.delta >= np.maximum(dmin, TAIL_STEP_FRACTION * below))
     cand = np.flatnonzero(ok)

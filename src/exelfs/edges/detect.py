@@ -18,6 +18,12 @@ Method (energies in eV throughout):
 * Edges in the tail of another (e.g. Cr L3 43 eV above O K), whose normal pre-edge window straddles that
   edge: a second pass with the pre-edge window starting after the edge below has settled; they must be
   sharp (a step or a white line) and jump by a good part of the edge below (:func:`_edges_in_tails`).
+* Edges riding further up the tail of a stronger edge (e.g. O K 76-190 eV above the Ti, Sc or Ca L2,3
+  white lines), where the background is that edge's tail with its fine structure and no power law over
+  the normal window follows it: a third pass over every channel above a detected edge once its
+  near-edge region is over, with a local step fit (a quadratic plus a step, over a short window on each
+  side; :func:`step_profile`), significant against the noise and the fine structure around it and at
+  least a tenth of what the edges below add there (:func:`_edges_on_tails`).
 * Onsets: where the edge signal first stays above 20 % of its first maximum; for delayed edges (slow
   rise, e.g. Ga L3) the knee of a ramp fitted to the lower part of the rise (:func:`_ramp_onset`).
 * Spectra that are not positive (background already removed) and X-ray mu(E) are handled the same

@@ -691,17 +691,22 @@ def step_profile(prep: Prepared, left) -> Profile:
             inside = (j >= 0) & (j < e.size)
             pre = inside & (ee >= left[chunk][:, None]) & (ee < e0 - gap)
             post = inside & (ee >= e0) & (ee < e0 + width[chunk][:, None])
-            w = (pre | post).astype(float)
+            w, po = (pre | post).astype(float), post.astype(float)
             u = (ee - e0) / width[chunk][:, None]
-            x = np.stack([np.ones_like(u), u, u * u, post.astype(float)], axis=-1) * w[..., None]
-            yy = y[idx] * w
-            a = np.einsum("nki,nkj->nij", x, x)
+            yy = (y[idx] - y[chunk][:, None]) * w  # about the value at E (numerically safe sums)
+            uk = [w, w * u]
+            uk += [uk[1] * u, uk[1] * u * u, uk[1] * u * u * u]
+            s_ = [v.sum(1) for v in uk]  # sums of u^0..u^4 over the fitted channels
+            p_ = [po.sum(1), (po * u).sum(1), (po * u * u).sum(1)]  # ... over the post-step channels
+            a = np.stack([np.stack([s_[0], s_[1], s_[2], p_[0]], -1), np.stack([s_[1], s_[2], s_[3], p_[1]], -1),
+                          np.stack([s_[2], s_[3], s_[4], p_[2]], -1), np.stack([p_[0], p_[1], p_[2], p_[0]], -1)], 1)
+            b = np.stack([yy.sum(1), (yy * u).sum(1), (yy * u * u).sum(1), (yy * po).sum(1)], -1)
             n_pre = pre.sum(1)
             ok = (n_pre >= 5) & (post.sum(1) >= 3) & (n_pre * de >= 0.9 * width[chunk])
             a[~ok] = np.eye(4)
             inv = np.linalg.inv(a)
-            coef = np.einsum("nij,nj->ni", inv, np.einsum("nki,nk->ni", x, yy))
-            rss = (((yy - np.einsum("nki,ni->nk", x, coef)) * w) ** 2).sum(1)
+            coef = np.einsum("nij,nj->ni", inv, b)
+            rss = np.maximum((yy * yy).sum(1) - np.einsum("ni,ni->n", coef, b), 0.0)
             npts = np.maximum(w.sum(1), 5)
             s2 = rss / (npts - 4)
             n2 = ((noise[idx] ** 2) * w).sum(1) / npts

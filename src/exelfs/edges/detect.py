@@ -18,6 +18,12 @@ Method (energies in eV throughout):
 * Edges in the tail of another (e.g. Cr L3 43 eV above O K), whose normal pre-edge window straddles that
   edge: a second pass with the pre-edge window starting after the edge below has settled; they must be
   sharp (a step or a white line) and jump by a good part of the edge below (:func:`_edges_in_tails`).
+* Edges riding further up the tail of a stronger edge (e.g. O K 76-190 eV above the Ti, Sc or Ca L2,3
+  white lines), where the background is that edge's tail with its fine structure and no power law over
+  the normal window follows it: a third pass over every channel above a detected edge once its
+  near-edge region is over, with a local step fit (a quadratic plus a step, over a short window on each
+  side; :func:`step_profile`), significant against the noise and the fine structure around it and at
+  least a tenth of what the edges below add there (:func:`_edges_on_tails`).
 * Onsets: where the edge signal first stays above 20 % of its first maximum; for delayed edges (slow
   rise, e.g. Ga L3) the knee of a ramp fitted to the lower part of the rise (:func:`_ramp_onset`).
 * Spectra that are not positive (background already removed) and X-ray mu(E) are handled the same
@@ -50,6 +56,7 @@ DELTA_MIN_LOG = 0.015  # minimum jump, log(I_post / I_extrapolated) (1.5 %)
 MISFIT_WEIGHT = 0.25  # fraction of the pre-edge fit's systematic misfit (variance) counted as extrapolation error
 RAMP_LEVEL = 0.2  # a delayed edge's onset ramp is fitted up to this fraction of its maximum
 TAIL_JUMP_FRACTION = 0.3  # an edge in the tail of another must jump by at least this fraction of that one's jump
+TAIL_STEP_FRACTION = 0.1  # ...one further up its tail, by this fraction of what the edges below add there
 DELTA_MIN_LIN = 0.04  # minimum jump as a fraction of the spectrum's range (linear mode)
 
 
@@ -586,6 +593,7 @@ def find_edges(spectrum: Spectrum, z_min: float = Z_MIN, prepared: Prepared | No
     edges = _merge([characterise(prep, e[i], z[i], delta[i]) for i in sorted(taken)])
     if prep.mode == "log" and prep.kind == "eels" and edges:
         edges = _merge(edges + _edges_in_tails(prep, prof, edges, z_min, dmin))
+        edges = _merge(edges + _edges_on_tails(prep, prof, edges, z_min, dmin))
     return edges
 
 
@@ -646,6 +654,133 @@ def _edges_in_tails(prep: Prepared, prof: Profile, edges: list[DetectedEdge], z_
     # edge's own fine structure (or the extrapolation error of the short window): only sharp onsets
     # (steps, white lines, near-edge peaks) count there
     return [d for d in found if _sharp_onset(prep, d)]
+
+
+def tail_window(e):
+    """Width (eV) of each side of the local step fit for an edge on the tail of another, at energy e:
+    short against the period of the fine structure of the edge below (a half period is 20-30 eV)."""
+    return np.clip(0.03 * np.asarray(e, float), 8.0, 30.0)
+
+
+def step_profile(prep: Prepared, left) -> Profile:
+    """Significance of a step at each channel E from a local least-squares fit of the signal over
+    [left, E - gap) and [E, E + tail_window(E)): a quadratic in E (the tail of an edge below with its
+    slow fine structure, plus the background, whatever their shapes) and a step at E.
+
+    ``left`` (eV, per channel; -inf: no fit there) is where the data may start (after the near-edge
+    region of the edge below); a full window of data above it is required. ``delta``: the step (log
+    ratio in log mode); ``z``: its t-value against the noise (or the fit's misfit, if larger), divided by
+    the robust spread of those t-values (:func:`_step_spread`)."""
+    e, y = prep.energy, prep.signal
+    de = float(np.median(np.diff(e)))
+    gap = max(de, 0.5)
+    k_noise = max(correlated_noise_factor(y, de), 1.0) if prep.kind == "eels" else 1.0
+    noise = noise_of(y) * k_noise
+    width = np.maximum(tail_window(e), 5 * de)
+    left = np.asarray(left, float)
+    rows = np.flatnonzero(np.isfinite(left))
+    left = np.maximum(left, e - gap - width)
+    delta, t = np.zeros(e.size), np.zeros(e.size)
+    misfit, valid = np.full(e.size, np.nan), np.zeros(e.size, bool)
+    if rows.size:
+        off = np.arange(-int(np.ceil(np.max(width[rows] + gap) / de)) - 1, int(np.ceil(np.max(width) / de)) + 1)
+        for chunk in np.array_split(rows, rows.size * off.size // 400_000 + 1):  # bounded memory
+            j = chunk[:, None] + off[None, :]
+            idx = np.clip(j, 0, e.size - 1)
+            ee, e0 = e[idx], e[chunk][:, None]
+            inside = (j >= 0) & (j < e.size)
+            pre = inside & (ee >= left[chunk][:, None]) & (ee < e0 - gap)
+            post = inside & (ee >= e0) & (ee < e0 + width[chunk][:, None])
+            w, po = (pre | post).astype(float), post.astype(float)
+            u = (ee - e0) / width[chunk][:, None]
+            yy = (y[idx] - y[chunk][:, None]) * w  # about the value at E (numerically safe sums)
+            uk = [w, w * u]
+            uk += [uk[1] * u, uk[1] * u * u, uk[1] * u * u * u]
+            s_ = [v.sum(1) for v in uk]  # sums of u^0..u^4 over the fitted channels
+            p_ = [po.sum(1), (po * u).sum(1), (po * u * u).sum(1)]  # ... over the post-step channels
+            a = np.stack([np.stack([s_[0], s_[1], s_[2], p_[0]], -1), np.stack([s_[1], s_[2], s_[3], p_[1]], -1),
+                          np.stack([s_[2], s_[3], s_[4], p_[2]], -1), np.stack([p_[0], p_[1], p_[2], p_[0]], -1)], 1)
+            b = np.stack([yy.sum(1), (yy * u).sum(1), (yy * u * u).sum(1), (yy * po).sum(1)], -1)
+            n_pre = pre.sum(1)
+            ok = (n_pre >= 5) & (post.sum(1) >= 3) & (n_pre * de >= 0.9 * width[chunk])
+            a[~ok] = np.eye(4)
+            inv = np.linalg.inv(a)
+            coef = np.einsum("nij,nj->ni", inv, b)
+            rss = np.maximum((yy * yy).sum(1) - np.einsum("ni,ni->n", coef, b), 0.0)
+            npts = np.maximum(w.sum(1), 5)
+            s2 = rss / (npts - 4)
+            n2 = ((noise[idx] ** 2) * w).sum(1) / npts
+            delta[chunk] = np.where(ok, coef[:, 3], 0.0)
+            t[chunk] = np.where(ok, coef[:, 3] / np.sqrt(np.maximum(s2, n2) * inv[:, 3, 3]), 0.0)
+            misfit[chunk] = np.where(ok, np.sqrt(s2 / np.maximum(n2, 1e-300)), np.nan)
+            valid[chunk] = ok
+    k_factor = _step_spread(e, t, valid)
+    return Profile(e, delta / prep.scale, t / k_factor, np.where(valid, 0.0, np.nan), misfit, noise, k_factor)
+
+
+def _step_spread(e, t, valid) -> float:
+    """Robust spread (>= 1) of the step t-values, leaving out the windows around the largest (an edge
+    there would fill a good part of a short tail); 1 where too few channels are fitted to tell."""
+    if valid.sum() <= 20:
+        return 1.0
+    i = int(np.argmax(np.where(valid, t, -np.inf)))
+    rest = valid & ~_zone(e, e[i])
+    tv = t[rest] if rest.sum() > 20 else t[valid]
+    return max(1.4826 * float(np.median(np.abs(tv - np.median(tv)))), 1.0)
+
+
+def _edges_on_tails(prep: Prepared, prof: Profile, edges: list[DetectedEdge], z_min: float,
+                    dmin: float) -> list[DetectedEdge]:
+    """Edges riding on the tail of a stronger edge further below (e.g. O K 76-190 eV above the Ti, Sc or
+    Ca L2,3 white lines): there the background is that edge's tail with its fine structure (and the
+    plural scattering of its white lines), which a power law fitted over the normal pre-edge window does
+    not follow. A pass over every channel above a detected edge once its near-edge region is over (a
+    pre-edge window length, or :func:`settle_ev` if longer), with a local step fit
+    (:func:`step_profile`). The step must be significant against the noise and the fine structure
+    around it (:func:`_local_spread`), and at least TAIL_STEP_FRACTION of what the edges below add to the
+    intensity there (their fine structure scales with it). Its onset is where the step fits best."""
+    e = prof.energy
+    floor = np.full(e.size, -np.inf)  # -inf: below the first edge or inside a near-edge region
+    for d in sorted(edges, key=lambda d: d.onset_ev):
+        f = d.onset_ev + max(settle_ev(d), float(pre_window(d.onset_ev)))
+        floor = np.where(e > d.onset_ev, np.where(e > f, f, -np.inf), floor)
+    if not np.isfinite(floor).any():
+        return []
+    prof2 = step_profile(prep, floor)
+    below = _tail_level(prep, edges, floor)
+    ok = (prof2.z >= z_min) & (prof2.delta >= np.maximum(dmin, TAIL_STEP_FRACTION * below))
+    cand = np.flatnonzero(ok)
+    known = [int(np.argmin(np.abs(e - d.onset_ev))) for d in edges]
+    taken: list[int] = []
+    for i in cand[np.argsort(-prof2.z[cand])]:
+        sep = max(float(post_window(e[i])), 3 * np.median(np.diff(e)))
+        if any(abs(e[i] - e[j]) < sep for j in taken + known):
+            continue
+        if prof2.z[i] / max(_local_spread(prof2, i, taken + known), 1.0) < z_min:
+            continue
+        taken.append(i)
+    left = np.maximum(floor, e - max(float(np.median(np.diff(e))), 0.5) - tail_window(e))
+    found = []
+    for i in sorted(taken):
+        d = characterise(prep, e[i], prof2.z[i], prof2.delta[i], floor=float(left[i]))
+        d.onset_ev = float(e[i])  # the shape is measured on a short background; the step fit places the onset
+        found.append(d)
+    return found
+
+
+def _tail_level(prep: Prepared, edges: list[DetectedEdge], floor) -> np.ndarray:
+    """What the detected edges below add to the intensity just below each channel above ``floor``:
+    the log excess of the data over the background extrapolated from below the highest of them, smoothed
+    over ~10 eV and read half a step-fit window lower (0 where no edge is below)."""
+    e = prep.energy
+    de = float(np.median(np.diff(e)))
+    level = np.zeros(e.size)
+    for d in sorted(edges, key=lambda d: d.onset_ev):
+        r = _excess_curve(prep, d.onset_ev - 0.5 * float(post_window(d.onset_ev)))
+        if r is not None:
+            level = np.where(e > d.onset_ev, np.maximum(_smooth(r * prep.scale, 10.0 / de), 0.0), level)
+    read_at = np.interp(e - 0.5 * tail_window(e), e, level)
+    return np.where(np.isfinite(floor), read_at, 0.0)
 
 
 def _sharp_onset(prep: Prepared, edge: DetectedEdge) -> bool:

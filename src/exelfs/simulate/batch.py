@@ -35,6 +35,7 @@ from .nearedge import TM_3D, elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 POISSON_BELOW = 100.0  # expected counts per channel below which noise is drawn exactly (Poisson)
 FINE_STEP = 0.25  # eV: the fine grid is min(FINE_STEP, channel width / 2)
+COARSE = 16  # fine bins per node of the smooth power-law factors
 CHUNK = 128  # spectra per evaluation chunk (memory, cache); each chunk draws its noise from its own seed
 THREADS = 2  # chunks evaluated at once
 TM_4D = ("Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag")
@@ -171,14 +172,17 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
     e_lo, e_hi = max(onset_tab - cfg.e_before, 0.3 * onset_tab), onset_tab + cfg.e_after
     nchan = int(np.floor((e_hi - e_lo) / width)) + 1
     axis = e_lo + width * np.arange(nchan)
-    de = min(FINE_STEP, width / 2.0)
+    per_chan = max(2, int(np.ceil(width / FINE_STEP - 1e-9)))  # fine bins per channel
+    de = width / per_chan
     ext_lo = 5.0 * fwhm_max + 5.0
     ext_hi = (cfg.lowloss_range[1] if cfg.plural_scattering else 0.0) + 5.0 * fwhm_max + 5.0
     g_lo = e_lo - width - off_max
     f_lo = max(g_lo - ext_hi - 100.0, 0.15 * e_lo, 1.0)
+    below = int(np.ceil((axis[0] - width / 2 - f_lo) / de))  # fine bins below the first channel
+    f_lo = axis[0] - width / 2 - below * de  # channel edges on fine-bin edges
     taper_hi = min(f_lo + 100.0, f_lo + 0.8 * max(g_lo - f_lo, 0.0))
     f_hi = e_hi + width + off_max + ext_lo
-    nfine = _fast_len(int(np.ceil((f_hi - f_lo) / de)))
+    nfine = _fast_len(max(int(np.ceil((f_hi - f_lo) / de)), below + per_chan * nchan))
     fe = f_lo + de * (np.arange(nfine) + 0.5)
     beam, coll = float(cfg.beam_energy_kev), float(cfg.collection_mrad)
     solid = bool(cfg.solid_state)
@@ -344,7 +348,16 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
     n_taper = int(np.searchsorted(fe, taper_hi)) if taper_hi > f_lo else 0
     if cfg.background:
         ref_sel = (fe > onset_tab - 15) & (fe < onset_tab - 5)
-    chan_edges = np.concatenate([axis - width / 2, [axis[-1] + width / 2]])
+    jc = np.arange(nfine) // COARSE  # smooth factors (power laws) on every COARSE-th bin, then linear
+    fr = ((np.arange(nfine) % COARSE) / COARSE).astype(np.float32)
+    lfe_c = np.log(f_lo + de * (COARSE * np.arange(nfine // COARSE + 2) + 0.5)).astype(np.float32)
+
+    def smooth_exp(expo):  # exp(expo (m, n_coarse)) on the fine grid
+        c = np.exp(expo)
+        a = c[:, jc]
+        return a + fr * (c[:, jc + 1] - a)
+
+    convolve = cfg.plural_scattering or cfg.resolution or cfg.calibration
     counts = np.empty((n, nchan), np.float32)
     shift_all = t["edge_shift"]
     chunk_seeds = rng.integers(0, 2**63 - 1, size=(n + CHUNK - 1) // CHUNK)
@@ -394,9 +407,9 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             if ed.solid is not None:  # flat continuum step, partly hydrogenic
                 decay, mix = ed.solid[0][sl, None], ed.solid[1][sl, None]
                 step = (0.5 + np.arctan((fe - ed.onset) / SOLID_WIDTH_EV) / np.pi)
-                lg = np.log(np.maximum(fe, ed.onset) / (ed.onset + 50.0))[None, :]
+                lg = (np.maximum(lfe_c, np.float32(np.log(ed.onset))) - np.float32(np.log(ed.onset + 50.0)))[None, :]
                 ref50 = float(np.interp(ed.onset + 50.0, fe, ed.shape)) or 1.0
-                flat = (step[None, :] * np.exp(-decay * lg)) * ref50
+                flat = (step[None, :] * smooth_exp(-decay.astype(np.float32) * lg)) * ref50
                 shape = ((1.0 - mix) * flat + mix * ed.shape[None, :]).astype(np.float32)
             w = ed.weight[sl, None].astype(np.float32)
             if ed.shifted and not (const_shift and shift[0] == 0.0):
@@ -436,8 +449,8 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
                        60.0 if is_lor else 3.0 * float(np.max(fw[sl])))
         if cfg.background:
             r = t["background_r"][sl, None].astype(np.float32)
-            lg = np.log(fe32)[None, :] - np.log(t["onset_ev"][sl, None]).astype(np.float32)
-            ssd += np.exp(np.log(t["background_ratio"][sl, None]).astype(np.float32) - r * lg)
+            lg = lfe_c[None, :] - np.log(t["onset_ev"][sl, None]).astype(np.float32)
+            ssd += smooth_exp(np.log(t["background_ratio"][sl, None]).astype(np.float32) - r * lg)
         ssd[:, :n_taper] *= taper[:n_taper]
         if cfg.background:
             ref = ssd[:, ref_sel].mean(axis=1) if np.any(ref_sel) else np.zeros(m)
@@ -448,20 +461,16 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             ref = (ssd[:, lo_i:hi_i] * sel).sum(1) / np.maximum(sel.sum(1), 1)
         if fs:  # the counts scale comes from the smooth model: chi does not change the normalisation
             ssd += fine
-        if cfg.plural_scattering or cfg.resolution:
+        if convolve:  # plural scattering, resolution and the calibration offset (a phase) in one pass
             rec = _convolve_lowloss(ssd, de, t["t_lambda"][sl], t["plasmon_energy"][sl], t["plasmon_width"][sl],
-                                    t["resolution_fwhm"][sl], beam, coll)
+                                    t["resolution_fwhm"][sl], beam, coll, t["calibration_offset"][sl])
         else:
             rec = ssd
         np.clip(rec, 0.0, None, out=rec)
         ref = np.where(ref > 0, ref, np.maximum(rec.max(axis=1), 1e-30))
         scale = t["counts_per_ev"][sl] / ref * de
-        cum = np.zeros((m, nfine + 1))
-        np.cumsum(rec, axis=1, dtype=np.float64, out=cum[:, 1:])
-        off = t["calibration_offset"][sl]
-        pos = (chan_edges[None, :] - (off[:, None] if not np.all(off == off[0]) else off[:1, None]) - f_lo) / de
-        edge_cum = _lerp_rows(cum, pos)
-        expected = np.clip(np.diff(edge_cum, axis=1) * scale[:, None], 0.0, None).astype(np.float32)
+        binned = rec[:, below:below + per_chan * nchan].reshape(m, nchan, per_chan).sum(axis=2)
+        expected = np.clip(binned * scale[:, None].astype(np.float32), 0.0, None)
         if cfg.noise:
             expected = _noise(expected, noise_rng)
         if jumps is not None:
@@ -490,9 +499,10 @@ def _add_local(out, fe, pos, fwhm, height, profile, reach):
         out[:, lo:hi] += profile(fe[lo:hi], pos, fwhm, height)
 
 
-def _convolve_lowloss(ssd, de, t_lambda, ep, gp, fwhm, beam_energy_kev, collection_mrad):
+def _convolve_lowloss(ssd, de, t_lambda, ep, gp, fwhm, beam_energy_kev, collection_mrad, offset):
     """Each row of ssd (m, N) convolved with its low-loss distribution (zero loss + Poisson plasmon series,
-    Gaussian resolution of FWHM fwhm), as :func:`exelfs.simulate.eels.lowloss_kernel` builds it."""
+    Gaussian resolution of FWHM fwhm), as :func:`exelfs.simulate.eels.lowloss_kernel` builds it, and moved
+    up by `offset` eV (the calibration offset: recorded = true energy + offset) as a Fourier phase."""
     m, nf = ssd.shape
     # the plasmon distribution is smooth (widths >= ~1 eV): sampled at 2 de over the same span its transform
     # is the same up to half the Nyquist frequency, and negligible beyond
@@ -517,8 +527,9 @@ def _convolve_lowloss(ssd, de, t_lambda, ep, gp, fwhm, beam_energy_kev, collecti
     re = s_f.real - tl + np.float32(-2.0 * np.pi**2) * (freq[None, :] * sig) ** 2
     mag = np.exp(re)  # exp(a + ib) from float32 exp, cos, sin (vectorised; complex exp is not)
     spec = np.empty_like(s_f)
-    spec.real = mag * np.cos(s_f.imag)
-    spec.imag = mag * np.sin(s_f.imag)
+    phase = s_f.imag - (np.float32(2.0 * np.pi) * freq[None, :]) * offset[:, None].astype(np.float32)
+    spec.real = mag * np.cos(phase)
+    spec.imag = mag * np.sin(phase)
     spec *= scipy.fft.rfft(ssd, axis=1)
     return scipy.fft.irfft(spec, n=nf, axis=1)
 

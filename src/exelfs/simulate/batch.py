@@ -348,14 +348,14 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
     n_taper = int(np.searchsorted(fe, taper_hi)) if taper_hi > f_lo else 0
     if cfg.background:
         ref_sel = (fe > onset_tab - 15) & (fe < onset_tab - 5)
-    jc = np.arange(nfine) // COARSE  # smooth factors (power laws) on every COARSE-th bin, then linear
+    # smooth factors (power laws) on every COARSE-th bin, then linear
     fr = ((np.arange(nfine) % COARSE) / COARSE).astype(np.float32)
     lfe_c = np.log(f_lo + de * (COARSE * np.arange(nfine // COARSE + 2) + 0.5)).astype(np.float32)
 
     def smooth_exp(expo):  # exp(expo (m, n_coarse)) on the fine grid
         c = np.exp(expo)
-        a = c[:, jc]
-        return a + fr * (c[:, jc + 1] - a)
+        a = np.repeat(c[:, :-1], COARSE, axis=1)[:, :nfine]
+        return a + fr * np.repeat(np.diff(c, axis=1), COARSE, axis=1)[:, :nfine]
 
     convolve = cfg.plural_scattering or cfg.resolution or cfg.calibration
     counts = np.empty((n, nchan), np.float32)

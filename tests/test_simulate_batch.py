@@ -166,3 +166,19 @@ def test_training_config_turns_the_nuisances_on_and_single_path_follows():
     assert cfg.solid_state and cfg.near_edge and EELSConfig().solid_state is False
     one = eels_spectrum(K, CHI, training_config(edge="O_K", other_elements=("Ni",), lowloss=False), seed=2)
     assert "near_edge" in one.metadata["true"] and "Ni_white_line_height" in one.metadata["true"]
+
+
+def test_training_data_set_uses_the_batched_model_with_nuisances(tmp_path):
+    from exelfs.simulate import Recipe, load_dataset, make_dataset
+    from exelfs.theory import feff_paths
+
+    paths = feff_paths("Cu", "Cu", edge="K", rmax=5.2)
+    recipe = Recipe(structure="Cu", absorber="Cu", rmax=5.2, kind="eels-train",
+                    eels={"edge": "Cu_L3", "other_elements": ["O"]})
+    a = make_dataset(recipe, 5, seed=3, out_path=tmp_path / "a.h5", paths=paths)
+    b = load_dataset(tmp_path / "a.h5")
+    assert np.array_equal(a["spectra"], b["spectra"]) and a["spectra"].shape[0] == 5
+    assert np.array_equal(make_dataset(recipe, 5, seed=3, paths=paths)["spectra"], a["spectra"])
+    truth = __import__("json").loads(str(b["truth"][0]))
+    assert "near_edge" in truth and truth["l1_weight"] <= 0.08 and 0.0 <= truth["white_line_height"] <= 8.0
+    assert np.isfinite(a["spectra"]).all() and (a["spectra"] >= 0).all()

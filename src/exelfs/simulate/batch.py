@@ -46,7 +46,7 @@ SOLID_WIDTH_EV = 1.0  # arctan width of the solid-state continuum step
 def training_config(**overrides) -> EELSConfig:
     """The EELS recipe networks are trained on: solid-state edges, near-edge nuisances, small L1, broad
     white-line ranges (today's :class:`EELSConfig` defaults otherwise); keyword overrides win."""
-    base = dict(solid_state=True, near_edge=True, l1_weight=(0.0, 0.08), white_line_height=(1.0, 8.0),
+    base = dict(solid_state=True, near_edge=True, l1_weight=(0.0, 0.08), white_line_height=(0.0, 8.0),
                 white_line_ratio=(1.5, 4.0), white_line_width=(0.8, 3.0), near_edge_height=(0.0, 0.6))
     base.update(overrides)
     return EELSConfig(**base)

@@ -20,8 +20,9 @@ Preprocessing, the same for real and synthetic spectra:
 - direct: pre-edge power law fitted on [onset - 80, onset - 8] eV (less where the window starts later) and
   subtracted; the window onset - 10 .. onset + 250 eV (less where the data end) resampled at max(channel, 1)
   eV and divided by its mean.
-- chi: the same background-subtracted signal J(E) on k = sqrt((E - onset)/KTOE), k from the k range that
-  ``exelfs.extract.extract_chi`` finds on the real spectrum (at least 2-8 1/A), minus a least-squares
+- chi: the same background-subtracted signal J(E) on k = sqrt((E - e0)/KTOE), e0 the edge energy
+  ``exelfs.extract.extract_chi`` finds on the real spectrum (the true onset plus calibration offset of a
+  synthetic one), k from the k range extract_chi finds on the real spectrum (at least 2-8 1/A), minus a least-squares
   cubic B-spline in k with knots every pi/(2 rbkg), rbkg = 1 A (autobk's rule), divided by it, weighted
   by k^2 with 1 1/A Hann tapers. extract_chi itself takes ~10 s per spectrum, too slow for N synthetic ones:
   this cheap equivalent is applied to both, and the table gives its correlation with extract_chi's
@@ -29,7 +30,8 @@ Preprocessing, the same for real and synthetic spectra:
 
 Distance: RMS difference of the preprocessed vectors. Ratio = (real's distance to its nearest synthetic
 spectrum) / (95th percentile of the synthetic spectra's nearest-neighbour distances among themselves):
-<= 1 means inside the training distribution. Figures: FIGURE_DIR/<file>_<edge>.png, real against its three
+<= 1 means inside the training distribution. 'pct': the percentage of synthetic nearest-neighbour
+distances below the real's (50: as typical as a synthetic spectrum). Figures: FIGURE_DIR/<file>_<edge>.png, real against its three
 nearest synthetic spectra in both modes, before and after.
 """
 
@@ -103,12 +105,13 @@ def direct_features(energy, counts, onset, grid):
     return v / np.abs(v).mean(axis=1, keepdims=True).clip(1e-30)
 
 
-def chi_features(energy, counts, onset, k_range):
+def chi_features(energy, counts, onset, k_range, e0):
+    """k (1/A) and k^2 chi(k) (n, nk) of every row; e0 (n,) eV: the edge energy of each row."""
     from scipy.interpolate import BSpline
 
     j = power_law_subtracted(energy, counts, onset)
     k = np.arange(k_range[0], k_range[1] + 1e-9, 0.05)
-    jk = interp_rows(onset + KTOE * k**2, energy, j)
+    jk = np.stack([np.interp(e + KTOE * k**2, energy, row) for e, row in zip(e0, j)])
     step = np.pi / (2.0 * RBKG)
     inner = np.arange(k[0], k[-1], step)[1:]
     knots = np.concatenate([[k[0]] * 4, inner, [k[-1]] * 4])
@@ -124,14 +127,15 @@ def chi_features(energy, counts, onset, k_range):
 
 
 def nn_ratio(real_vec, synth):
-    """(real's distance to the nearest synthetic row, synthetic NN 95th percentile, index order by distance)."""
+    """(real's distance to the nearest synthetic row, synthetic NN 95th percentile, index order by distance,
+    fraction of synthetic NN distances below the real's)."""
     d_real = np.sqrt(((synth - real_vec[None, :]) ** 2).mean(axis=1))
     sq = (synth**2).sum(1)
     d2 = np.clip(sq[:, None] + sq[None, :] - 2.0 * synth @ synth.T, 0.0, None) / synth.shape[1]
     np.fill_diagonal(d2, np.inf)
     nn = np.sqrt(d2.min(axis=1))
     p95 = float(np.percentile(nn, 95))
-    return float(d_real.min()), p95, np.argsort(d_real)
+    return float(d_real.min()), p95, np.argsort(d_real), float((nn <= d_real.min()).mean())
 
 
 def synthetic(entry, edge, energy, width, sp, n, seed, model):
@@ -155,8 +159,8 @@ def synthetic(entry, edge, energy, width, sp, n, seed, model):
               channel_width=width, other_elements=others, lowloss=False,
               beam_energy_kev=sp.beam_energy_kev or 200.0, collection_mrad=sp.collection_mrad or 20.0)
     cfg = EELSConfig(**kw) if model == "before" else training_config(**kw)
-    e_syn, counts, _ = eels_batch(k, chi, cfg, seed=seed + 1)
-    return e_syn, counts.astype(float)
+    e_syn, counts, truth = eels_batch(k, chi, cfg, seed=seed + 1)
+    return e_syn, counts.astype(float), truth["onset_ev"] + truth["calibration_offset"]
 
 
 def main(argv=None):
@@ -193,25 +197,27 @@ def main(argv=None):
             ex = extract_chi(sp, edge)
             k_range = (max(2.0, float(ex.k_range[0])), max(8.0, float(ex.k_range[1])))
             ref_k, ref_chi = np.asarray(ex.k), np.asarray(ex.chi) * np.asarray(ex.k) ** 2
+            e0_real = float(ex.e0)
         except InputError as exc:
-            k_range, ref_k, ref_chi = (2.0, 8.0), None, None
+            k_range, ref_k, ref_chi, e0_real = (2.0, 8.0), None, None, onset
             print(f"{entry['file']} {edge}: extract_chi refused ({exc}); k range 2-8", file=sys.stderr)
         k_range = (k_range[0], min(k_range[1], np.sqrt(max(energy[-1] - 5.0 - onset, 1.0) / KTOE)))
         row = dict(file=entry["file"], edge=edge, k_range=k_range)
-        kr, real_chi = chi_features(energy, y[None, :], onset, k_range)
+        kr, real_chi = chi_features(energy, y[None, :], onset, k_range, [e0_real])
         if ref_chi is not None:
             row["corr"] = float(np.corrcoef(real_chi[0], np.interp(kr, ref_k, ref_chi))[0, 1])
         grid = direct_grid(energy, onset, width)
         real_dir = direct_features(energy, y[None, :], onset, grid)
         fig, axes = plt.subplots(2, 2, figsize=(11, 7))
         for col, model in enumerate(("before", "after")):
-            e_syn, counts = synthetic(entry, edge, energy, width, sp, args.n, args.seed, model)
-            _, syn_chi = chi_features(e_syn, counts, onset, k_range)
+            e_syn, counts, e0_syn = synthetic(entry, edge, energy, width, sp, args.n, args.seed, model)
+            _, syn_chi = chi_features(e_syn, counts, onset, k_range, e0_syn)
             syn_dir = direct_features(e_syn, counts, onset, grid)
             for mode, real_v, syn_v, x, ax in (("chi", real_chi[0], syn_chi, kr, axes[0, col]),
                                                ("direct", real_dir[0], syn_dir, grid, axes[1, col])):
-                d, p95, order = nn_ratio(real_v, syn_v)
+                d, p95, order, pct = nn_ratio(real_v, syn_v)
                 row[f"{mode}_{model}"] = d / p95
+                row[f"{mode}_{model}_pct"] = pct
                 for i in order[:3]:
                     ax.plot(x, syn_v[i], lw=0.8, alpha=0.7)
                 ax.plot(x, real_v, "k", lw=1.3, label="real")
@@ -227,12 +233,14 @@ def main(argv=None):
 
     print(f"\nDomain-gap ratio (real's nearest-synthetic distance / synthetic 95th-percentile NN distance; "
           f"<= 1 inside), N = {args.n} per case and model\n")
-    print("| file | edge | k range | corr | chi before | chi after | direct before | direct after |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| file | edge | k range | corr | chi before | chi after | direct before | direct after | "
+          "chi pct after | direct pct after |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         corr = f"{r['corr']:.2f}" if "corr" in r else "-"
         print(f"| {r['file']} | {r['edge']} | {r['k_range'][0]:.1f}-{r['k_range'][1]:.1f} | {corr} | "
-              f"{r['chi_before']:.2f} | {r['chi_after']:.2f} | {r['direct_before']:.2f} | {r['direct_after']:.2f} |")
+              f"{r['chi_before']:.2f} | {r['chi_after']:.2f} | {r['direct_before']:.2f} | {r['direct_after']:.2f} | "
+              f"{100 * r['chi_after_pct']:.0f} | {100 * r['direct_after_pct']:.0f} |")
     inside = sum(r["chi_after"] <= 1.0 for r in rows)
     print(f"\nchi mode after: {inside} of {len(rows)} inside the synthetic 95th percentile; direct mode after: "
           f"{sum(r['direct_after'] <= 1.0 for r in rows)} of {len(rows)}")

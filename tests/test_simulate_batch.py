@@ -85,7 +85,7 @@ def test_bad_input_is_refused():
 def _bare(**kw):
     base = dict(edge="Ni_L3", lowloss=False, noise=False, plural_scattering=False, resolution_fwhm=0.3,
                 calibration=False, background=False, counts=1e4, channel_width=0.25, e_before=60.0, e_after=300.0,
-                near_edge=False, l1_weight=0.0, solid_state=True, continuum_decay=1.5, hydrogenic_mix=0.0,
+                near_edge=False, l1_weight=0.0, solid_state=True, continuum_decay=1.5, hydrogenic_mix=0.0, continuum_tilt=0.0,
                 white_line_height=4.0, white_line_width=1.5, white_line_ratio=3.0)
     base.update(kw)
     return EELSConfig(**base)
@@ -182,3 +182,14 @@ def test_training_data_set_uses_the_batched_model_with_nuisances(tmp_path):
     truth = __import__("json").loads(str(b["truth"][0]))
     assert "near_edge" in truth and truth["l1_weight"] <= 0.08 and 0.0 <= truth["white_line_height"] <= 8.0
     assert np.isfinite(a["spectra"]).all() and (a["spectra"] >= 0).all()
+
+
+def test_continuum_tilt_multiplies_past_the_onset():
+    e, flat, _ = _row(_bare(edge="O_K", e_after=400.0))
+    _, tilted, t = _row(_bare(edge="O_K", e_after=400.0, continuum_tilt=1.0))
+    assert t["continuum_tilt"][0] == 1.0
+    for x in (600.0, 800.0):  # (E / 532)^1, the counts scale fixed at the onset + 50 eV (no background)
+        i = np.searchsorted(e, x)
+        assert tilted[i] / flat[i] == pytest.approx(x / 582.0, rel=0.01)
+    below = e < 525.0
+    assert np.allclose(tilted[below], flat[below] * 532.0 / 582.0, rtol=1e-3, atol=1e-3)

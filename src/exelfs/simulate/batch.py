@@ -14,7 +14,9 @@ step (same parameters, same ranges, same physics) on one shared fine grid of <= 
 Solid-state realism (``EELSConfig.solid_state``, on in :func:`training_config`): white lines on 3d / 4d
 transition-metal L2,3 and lanthanide M4,5 edges whether or not the edge is the absorber, their continuum a
 nearly flat step (arctan, then (E/(onset+50))^-continuum_decay, mixed with a fraction hydrogenic_mix of the
-hydrogenic hump) instead of the hydrogenic delayed maximum, L1 weighted by l1_weight on every L shell, and
+hydrogenic hump) instead of the hydrogenic delayed maximum, every edge's continuum tilted by
+(E/onset)^continuum_tilt past the absorber onset (cross-sections and background residuals of real spectra
+decay more slowly or faster than the hydrogenic model), L1 weighted by l1_weight on every L shell, and
 near-edge nuisance peaks (``near_edge``) with pre-peaks (B, C, N, O K; 3d L3) on every edge in the window.
 
 Energies eV; the channel width must be a single number for a batch (one shared axis).
@@ -324,6 +326,9 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             t[f"pre_peak_{name}" if name != cfg.edge else "pre_peak"] = np.stack([pp, pw, ph], axis=1)
             ne.append((pp[:, None], pw[:, None], (ph * weight)[:, None], shifted, True))
 
+    tilt = None
+    if solid:
+        tilt = t["continuum_tilt"] = _draw_n(cfg.continuum_tilt, rng, n)
     if cfg.background:
         t["background_r"] = _draw_n(cfg.background_r, rng, n)
         t["background_ratio"] = _draw_n(cfg.background_ratio, rng, n)
@@ -432,6 +437,12 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
                     if not (ed.shifted and not batch_const):
                         chi_cache[key] = idx
                 fine[:, c0:c1] += term[:, c0:c1] * _lerp_apply(chi_t[sl], idx)
+        if tilt is not None:  # continuum tilt past the absorber onset, 1 below it
+            lg = np.maximum(lfe_c - np.float32(np.log(onset_tab)), np.float32(0.0))[None, :]
+            fac = smooth_exp(tilt[sl, None].astype(np.float32) * lg)
+            ssd *= fac
+            if fs:
+                fine *= fac
         for pos, fw, h, shifted, legacy in wl:
             p = pos[sl] + (shift[:, None] if shifted else 0.0)
             if legacy:  # plain Lorentzians, out to 50 half widths (4e-4 of the peak)

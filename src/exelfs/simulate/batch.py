@@ -49,7 +49,7 @@ def training_config(**overrides) -> EELSConfig:
     """The EELS recipe networks are trained on: solid-state edges, near-edge nuisances, small L1, broad
     white-line ranges (today's :class:`EELSConfig` defaults otherwise); keyword overrides win."""
     base = dict(solid_state=True, near_edge=True, l1_weight=(0.0, 0.08), white_line_height=(0.0, 8.0),
-                white_line_ratio=(1.5, 4.0), white_line_width=(0.8, 3.0), near_edge_height=(0.0, 0.6))
+                white_line_ratio=(1.5, 4.0), white_line_width=(0.8, 3.0), near_edge_height=(0.0, 1.2))
     base.update(overrides)
     return EELSConfig(**base)
 

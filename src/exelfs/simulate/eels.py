@@ -61,7 +61,7 @@ class EELSConfig:
     solid_state: bool = False
     continuum_decay: Range = (0.5, 2.5)  # solid-state continuum ~ (E / (onset + 50))^-decay past the step
     hydrogenic_mix: Range = (0.0, 0.3)  # fraction of the hydrogenic shape kept in the solid-state continuum
-    continuum_tilt: Range = (-0.5, 2.0)  # solid state: edges x (E / absorber onset)^tilt past the onset
+    continuum_tilt: Range = (-1.5, 2.0)  # solid state: edges x (E / absorber onset)^tilt past the onset
     # near-edge structure as a nuisance (exelfs.simulate.nearedge): off by default (today's spectra unchanged)
     near_edge: bool = False
     near_edge_range: float = 40.0  # eV above the onset holding the random ELNES peaks

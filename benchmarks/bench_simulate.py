@@ -9,8 +9,8 @@ EELS: the full forward model (Cu L2,3 with L1, background, plural scattering, re
 calibration offset, Poisson noise) per spectrum, chi(k) included; then the batched model
 (``eels_batch``: same physics on one 0.25 eV float32 grid, FFT convolution and noise for the whole batch)
 with today's defaults and with ``training_config()`` (solid-state edges, near-edge nuisances), chi(k)
-included (float32, k up to the window end: 0-14 1/A for 700 eV), in the same run. The last column of the EELS rows is the speed-up over the per-spectrum loop.
-The load average is printed: the rates are wall-clock rates on a machine that may be shared.
+included (float32, k up to the window end: 0-14 1/A for 700 eV), in the same run. The last column of the
+EELS rows is the speed-up over the per-spectrum loop. The load average is printed: the rates are wall-clock rates on a machine that may be shared.
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ Preprocessing, the same for real and synthetic spectra:
 Distance: RMS difference of the preprocessed vectors. Ratio = (real's distance to its nearest synthetic
 spectrum) / (95th percentile of the synthetic spectra's nearest-neighbour distances among themselves):
 <= 1 means inside the training distribution. 'pct': the percentage of synthetic nearest-neighbour
-distances below the real's (50: as typical as a synthetic spectrum). Figures: FIGURE_DIR/<file>_<edge>.png, real against its three
-nearest synthetic spectra in both modes, before and after.
+distances below the real's (50: as typical as a synthetic spectrum). Figures: FIGURE_DIR/<file>_<edge>.png,
+real against its three nearest synthetic spectra in both modes, before and after.
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ from pathlib import Path
 
 import numpy as np
 
+from exelfs.units import KTOE  # eV A^2: E = KTOE k^2
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("EXELFS_SHARED", ROOT.parent / "shared")) / "data" / "real"
-KTOE = 3.80998212  # eV A^2: E = KTOE k^2
 DIRECT_SPAN = 250.0  # eV past the onset in direct mode
 RBKG = 1.0  # angstrom
 

@@ -85,7 +85,8 @@ def test_bad_input_is_refused():
 def _bare(**kw):
     base = dict(edge="Ni_L3", lowloss=False, noise=False, plural_scattering=False, resolution_fwhm=0.3,
                 calibration=False, background=False, counts=1e4, channel_width=0.25, e_before=60.0, e_after=300.0,
-                near_edge=False, l1_weight=0.0, solid_state=True, continuum_decay=1.5, hydrogenic_mix=0.0, continuum_tilt=0.0,
+                near_edge=False, l1_weight=0.0, solid_state=True, continuum_decay=1.5, hydrogenic_mix=0.0,
+                continuum_tilt=0.0,
                 white_line_height=4.0, white_line_width=1.5, white_line_ratio=3.0)
     base.update(kw)
     return EELSConfig(**base)

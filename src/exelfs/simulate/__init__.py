@@ -22,7 +22,8 @@ __all__ = [
     "chi_from_paths", "path_tables", "shell_to_path_params", "standard_k",
     "thermal_displacements", "strain", "neighbour_distances", "disordered_ensemble", "shell_statistics",
     "chi_from_distances", "radial_distribution",
-    "EELSConfig", "eels_spectrum", "eels_batch", "training_config", "lowloss_spectrum", "lowloss_kernel", "rebin_counts", "gain_profile",
+    "EELSConfig", "eels_spectrum", "eels_batch", "training_config", "lowloss_spectrum", "lowloss_kernel",
+    "rebin_counts", "gain_profile",
     "XASConfig", "xas_spectrum",
     "Recipe", "make_dataset", "simulate_batch", "load_dataset",
 ]

@@ -3,8 +3,8 @@
 ``make_dataset(recipe, n, seed, out_path)`` draws n parameter sets from the recipe's ranges, computes
 chi(k) for all of them at once (:func:`chi_from_paths`), optionally runs the EELS / X-ray forward model per
 spectrum (kind 'eels-train': the batched EELS model with the training nuisances of
-:func:`exelfs.simulate.batch.training_config`, all spectra at once), and writes HDF5 (``.h5``/``.hdf5``) or ``.npz`` with the recipe (JSON) beside the arrays. The
-same recipe and seed always give identical arrays.
+:func:`exelfs.simulate.batch.training_config`, all spectra at once), and writes HDF5 (``.h5``/``.hdf5``)
+or ``.npz`` with the recipe (JSON) beside the arrays. The same recipe and seed always give identical arrays.
 
 Stored arrays: ``k`` (K,), ``chi`` (n, K), ``params/<name>`` (n, S) per single-scattering shell
 (``deltar``, ``sigma2``, ``nscale``, ``r`` = reff + deltar, ``n`` = degeneracy x nscale) and (n,) globals

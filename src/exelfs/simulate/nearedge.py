@@ -4,7 +4,8 @@ network must learn to ignore, not to predict. Energies in eV; heights in edge-st
 - ELNES: Gaussian peaks of random position (0..range eV above the onset), width (FWHM growing with the
   distance from the onset: lifetime broadening) and height.
 - A pre-peak where edges commonly have one: pi* / hybridised states on B, C, N, O K (O K of oxides at
-  532 eV) and on 3d metal L3: a Lorentzian, its tails damped with a Gaussian of WHITE_LINE_TAIL_EV so that it stays local.
+  532 eV) and on 3d metal L3: a Lorentzian, its tails damped with a Gaussian of WHITE_LINE_TAIL_EV so that
+  it stays local.
 
 Each profile is evaluated on a local energy window (M,) for a batch: parameters (B, P), result (B, M).
 """

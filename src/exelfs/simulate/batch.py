@@ -409,14 +409,18 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
                 np.ascontiguousarray((chi_matrix @ np.ascontiguousarray(chi_t[sl].T)).T)
         for ed in dynamic:
             shape = ed.shape.astype(np.float32)
-            if ed.solid is not None:  # flat continuum step, partly hydrogenic
-                decay, mix = ed.solid[0][sl, None], ed.solid[1][sl, None]
-                step = (0.5 + np.arctan((fe - ed.onset) / SOLID_WIDTH_EV) / np.pi)
-                lg = (np.maximum(lfe_c, np.float32(np.log(ed.onset))) - np.float32(np.log(ed.onset + 50.0)))[None, :]
-                ref50 = float(np.interp(ed.onset + 50.0, fe, ed.shape)) or 1.0
-                flat = (step[None, :] * smooth_exp(-decay.astype(np.float32) * lg)) * ref50
-                shape = ((1.0 - mix) * flat + mix * ed.shape[None, :]).astype(np.float32)
             w = ed.weight[sl, None].astype(np.float32)
+            if ed.solid is not None:  # flat continuum step, partly hydrogenic; the weight folded in
+                decay = ed.solid[0][sl, None].astype(np.float32)
+                mix = ed.solid[1][sl, None].astype(np.float32)
+                ref50 = float(np.interp(ed.onset + 50.0, fe, ed.shape)) or 1.0
+                step = (ref50 * (0.5 + np.arctan((fe - ed.onset) / SOLID_WIDTH_EV) / np.pi)).astype(np.float32)
+                lg = (np.maximum(lfe_c, np.float32(np.log(ed.onset))) - np.float32(np.log(ed.onset + 50.0)))[None, :]
+                shape = smooth_exp(-decay * lg)
+                shape *= step
+                shape *= w * (1.0 - mix)
+                shape += (w * mix) * ed.shape.astype(np.float32)
+                w = np.float32(1.0)
             if ed.shifted and not (const_shift and shift[0] == 0.0):
                 pos = np.arange(nfine)[None, :] - sh_col
                 shape = _lerp_rows(np.broadcast_to(shape, (m, nfine)) if shape.ndim == 1 else shape, pos)

@@ -194,3 +194,14 @@ def test_continuum_tilt_multiplies_past_the_onset():
         assert tilted[i] / flat[i] == pytest.approx(x / 582.0, rel=0.01)
     below = e < 525.0
     assert np.allclose(tilted[below], flat[below] * 532.0 / 582.0, rtol=1e-3, atol=1e-3)
+
+
+def test_split_white_lines_keep_their_intensity():
+    e, one, _ = _row(_bare())
+    _, two, t = _row(_bare(white_line_split=2.0))
+    _, plain, _ = _row(_bare(white_lines=False))
+    near3 = (e > 845) & (e < 866)
+    # the same L3 intensity, in two lines 2 eV apart (the upper one carrying the drawn share)
+    assert (two - plain)[near3].sum() == pytest.approx((one - plain)[near3].sum(), rel=0.03)
+    assert 0.2 <= t["white_line_share"][0] <= 0.8 and t["white_line_split"][0] == 2.0
+    assert (two - plain).max() < (one - plain).max()

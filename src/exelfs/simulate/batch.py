@@ -11,8 +11,8 @@ step (same parameters, same ranges, same physics) on one shared fine grid of <= 
 - detector: channel integration with a per-spectrum calibration offset, then noise drawn in one call: exact
   Poisson for expected counts below POISSON_BELOW, the normal approximation (rounded) above.
 
-Solid-state realism (``EELSConfig.solid_state``, on in :func:`training_config`): white lines on 3d / 4d
-transition-metal L2,3 and lanthanide M4,5 edges whether or not the edge is the absorber, their continuum a
+Solid-state realism (``EELSConfig.solid_state``, on in :func:`training_config`): white lines (split in
+two by white_line_split eV, crystal field) on 3d / 4d transition-metal L2,3 and lanthanide M4,5 edges whether or not the edge is the absorber, their continuum a
 nearly flat step (arctan, then (E/(onset+50))^-continuum_decay, mixed with a fraction hydrogenic_mix of the
 hydrogenic hump) instead of the hydrogenic delayed maximum, every edge's continuum tilted by
 (E/onset)^continuum_tilt past the absorber onset (cross-sections and background residuals of real spectra
@@ -49,7 +49,8 @@ def training_config(**overrides) -> EELSConfig:
     """The EELS recipe networks are trained on: solid-state edges, near-edge nuisances, small L1, broad
     white-line ranges (today's :class:`EELSConfig` defaults otherwise); keyword overrides win."""
     base = dict(solid_state=True, near_edge=True, l1_weight=(0.0, 0.08), white_line_height=(0.0, 8.0),
-                white_line_ratio=(1.5, 4.0), white_line_width=(0.8, 3.0), near_edge_height=(0.0, 1.2))
+                white_line_ratio=(1.5, 4.0), white_line_width=(0.8, 3.0), white_line_split=(0.0, 2.5),
+                near_edge_height=(0.0, 1.2))
     base.update(overrides)
     return EELSConfig(**base)
 
@@ -309,6 +310,12 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
         t[f"{prefix}white_line_ratio"] = r
         pos = [e_a + 0.5 * g] + ([e_b + 0.5 * g] if e_b is not None else [])
         hts = [h * weight] + ([h * weight / r] if e_b is not None else [])
+        if solid and not is_m:  # crystal-field split L3 / L2 lines (t2g / eg): a second line `split` eV up
+            split = _draw_n(cfg.white_line_split, rng, n)
+            share = rng.uniform(0.2, 0.8, n)  # of each line's intensity in its upper component
+            t[f"{prefix}white_line_split"], t[f"{prefix}white_line_share"] = split, share
+            pos = pos + [p + split for p in pos]
+            hts = [x * (1.0 - share) for x in hts] + [x * share for x in hts]
         # legacy white lines (the absorber's 'Sharp peak' edges) are plain Lorentzians over the whole grid
         wl.append((np.stack(pos, 1), np.stack([g] * len(pos), 1), np.stack(hts, 1), shifted,
                    not (solid and prefix)))

@@ -62,6 +62,7 @@ class EELSConfig:
     continuum_decay: Range = (0.5, 2.5)  # solid-state continuum ~ (E / (onset + 50))^-decay past the step
     hydrogenic_mix: Range = (0.0, 0.3)  # fraction of the hydrogenic shape kept in the solid-state continuum
     continuum_tilt: Range = (-1.5, 2.0)  # solid state: edges x (E / absorber onset)^tilt past the onset
+    white_line_split: Range = 0.0  # solid state: L3 / L2 white lines split in two this far apart, eV
     # near-edge structure as a nuisance (exelfs.simulate.nearedge): off by default (today's spectra unchanged)
     near_edge: bool = False
     near_edge_range: float = 40.0  # eV above the onset holding the random ELNES peaks

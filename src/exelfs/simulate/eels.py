@@ -359,6 +359,8 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
     config: :class:`EELSConfig` (or its dict); drawn values land in ``metadata['true']``.
     seed / rng: randomness (numpy Generator); the same seed gives the same spectrum.
     Returns a Spectrum (kind 'eels', counts per channel), or (core_loss, low_loss) when config.lowloss.
+    With config.solid_state (e.g. :func:`exelfs.simulate.batch.training_config`) the spectrum is one of
+    :func:`exelfs.simulate.batch.eels_batch` (solid-state edges, 0.25 eV float32 grid).
     """
     cfg = config if isinstance(config, EELSConfig) else EELSConfig.from_dict(config or {})
     rng = rng if rng is not None else np.random.default_rng(seed)

@@ -2,8 +2,9 @@
 
 ``make_dataset(recipe, n, seed, out_path)`` draws n parameter sets from the recipe's ranges, computes
 chi(k) for all of them at once (:func:`chi_from_paths`), optionally runs the EELS / X-ray forward model per
-spectrum, and writes HDF5 (``.h5``/``.hdf5``) or ``.npz`` with the recipe (JSON) beside the arrays. The
-same recipe and seed always give identical arrays.
+spectrum (kind 'eels-train': the batched EELS model with the training nuisances of
+:func:`exelfs.simulate.batch.training_config`, all spectra at once), and writes HDF5 (``.h5``/``.hdf5``)
+or ``.npz`` with the recipe (JSON) beside the arrays. The same recipe and seed always give identical arrays.
 
 Stored arrays: ``k`` (K,), ``chi`` (n, K), ``params/<name>`` (n, S) per single-scattering shell
 (``deltar``, ``sigma2``, ``nscale``, ``r`` = reff + deltar, ``n`` = degeneracy x nscale) and (n,) globals
@@ -15,12 +16,13 @@ Stored arrays: ``k`` (K,), ``chi`` (n, K), ``params/<name>`` (n, S) per single-s
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from .batch import eels_batch, training_config
 from .eels import EELSConfig, eels_spectrum
 from ..theory.shells import group_shells
 from .exafs import chi_from_paths, shell_to_path_params, standard_k
@@ -34,7 +36,9 @@ class Recipe:
     """What to simulate. Ranges are (lo, hi) drawn uniformly per sample; numbers are fixed.
 
     structure, absorber, feff_edge, rmax: FEFF paths via exelfs.theory.feff_paths (angstrom).
-    kind: 'chi' (chi(k) only), 'eels' or 'xas'. n_shells: the first n single-scattering shells vary
+    kind: 'chi' (chi(k) only), 'eels' (per-spectrum model, EELSConfig defaults), 'eels-train' (batched
+    model, training_config() defaults: solid-state edges, near-edge nuisances; channel width one number)
+    or 'xas'. n_shells: the first n single-scattering shells vary
     independently (None: all within rmax); the others follow the mean relative expansion.
     deltar (A), sigma2 (A^2), nscale (x degeneracy), third (A^3) per shell; s02, e0 (eV) global.
     eels / xas: overrides of :class:`EELSConfig` / :class:`XASConfig` fields.
@@ -108,8 +112,8 @@ def draw_parameters(recipe: Recipe, shells: list[dict], n: int, rng) -> dict:
 def simulate_batch(recipe: Recipe | dict, n: int, seed: int = 0, paths=None) -> dict:
     """Simulate n samples of a recipe in memory; returns the arrays :func:`make_dataset` writes."""
     recipe = recipe if isinstance(recipe, Recipe) else Recipe.from_dict(dict(recipe))
-    if recipe.kind not in ("chi", "eels", "xas"):
-        raise InputError(f"recipe kind must be 'chi', 'eels' or 'xas', not '{recipe.kind}'")
+    if recipe.kind not in ("chi", "eels", "eels-train", "xas"):
+        raise InputError(f"recipe kind must be 'chi', 'eels', 'eels-train' or 'xas', not '{recipe.kind}'")
     if int(n) < 1:
         raise InputError("n must be at least 1")
     n = int(n)
@@ -134,6 +138,17 @@ def simulate_batch(recipe: Recipe | dict, n: int, seed: int = 0, paths=None) -> 
     spectra, truth = [], []
     kk = standard_k(max(recipe.kmax, 20.0), recipe.kstep)
     chi_full = chi_from_paths(paths, kk, path_pars, dtype=np.float64) if recipe.kmax < 20.0 else chi
+    if recipe.kind == "eels-train":
+        bad = set(recipe.eels) - set(EELSConfig.__dataclass_fields__)
+        if bad:
+            raise InputError(f"unknown EELS config key(s) {sorted(bad)}")
+        cfg = training_config(**{key: (tuple(v) if isinstance(v, list) else v) for key, v in recipe.eels.items()})
+        axis, counts, t = eels_batch(kk, chi_full, replace(cfg, lowloss=False), rng=rng_spectra)
+        truth = [json.dumps({key: (v[i].tolist() if isinstance(v, np.ndarray) else v) for key, v in t.items()})
+                 for i in range(n)]
+        out.update(energy=np.tile(axis, (n, 1)), spectra=counts.astype(np.float64), truth=np.array(truth),
+                   length=np.full(n, axis.size))
+        return out
     if recipe.kind == "eels":
         cfg = EELSConfig.from_dict({**recipe.eels, "lowloss": False})
         for i in range(n):

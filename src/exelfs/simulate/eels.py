@@ -17,7 +17,7 @@ counts), a number is used as is. The drawn values are stored in ``metadata['true
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -55,6 +55,14 @@ class EELSConfig:
     m_white_line_height: Range = (8.0, 25.0)  # M5 (N5) white-line peak / M5 edge step: white lines dominate
     white_line_width: Range = (1.0, 3.0)  # Lorentzian FWHM, eV
     white_line_ratio: Range = (1.8, 2.6)  # L3 : L2 (M5 : M4) white-line intensity
+    # solid-state edges (exelfs.simulate.batch.eels_batch only): white lines on 3d/4d L2,3 and lanthanide M4,5
+    # of absorber and other elements, their continuum a flat step instead of the hydrogenic hump, l1_weight on
+    # every L shell, near-edge peaks on every edge; off by default (today's spectra), on in training_config()
+    solid_state: bool = False
+    continuum_decay: Range = (0.5, 2.5)  # solid-state continuum ~ (E / (onset + 50))^-decay past the step
+    hydrogenic_mix: Range = (0.0, 0.3)  # fraction of the hydrogenic shape kept in the solid-state continuum
+    continuum_tilt: Range = (-1.5, 2.0)  # solid state: edges x (E / absorber onset)^tilt past the onset
+    white_line_split: Range = 0.0  # solid state: L3 / L2 white lines split in two this far apart, eV
     # near-edge structure as a nuisance (exelfs.simulate.nearedge): off by default (today's spectra unchanged)
     near_edge: bool = False
     near_edge_range: float = 40.0  # eV above the onset holding the random ELNES peaks
@@ -351,6 +359,8 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
     config: :class:`EELSConfig` (or its dict); drawn values land in ``metadata['true']``.
     seed / rng: randomness (numpy Generator); the same seed gives the same spectrum.
     Returns a Spectrum (kind 'eels', counts per channel), or (core_loss, low_loss) when config.lowloss.
+    With config.solid_state (e.g. :func:`exelfs.simulate.batch.training_config`) the spectrum is one of
+    :func:`exelfs.simulate.batch.eels_batch` (solid-state edges, 0.25 eV float32 grid).
     """
     cfg = config if isinstance(config, EELSConfig) else EELSConfig.from_dict(config or {})
     rng = rng if rng is not None else np.random.default_rng(seed)
@@ -364,6 +374,8 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
         chi = np.asarray(chi, float)
         if chi.shape != k.shape:
             raise InputError("chi must be a single chi(k) on the k grid given")
+    if cfg.solid_state:  # solid-state edges are made by the batched model: one spectrum of a batch
+        return _from_batch(k, chi, cfg, rng, title, element, shell)
     true: dict = {"edge": cfg.edge}
     shift = draw(cfg.edge_shift, rng)
     onset = onset_tab + shift
@@ -537,6 +549,25 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
     if not cfg.lowloss:
         return core
     return core, lowloss_spectrum(t_lambda, ep, gp, fwhm, width, offset, cfg, rng, level * 1e4)
+
+
+def _from_batch(k, chi, cfg: EELSConfig, rng, title, element, shell):
+    """eels_spectrum for config.solid_state: one spectrum of exelfs.simulate.batch.eels_batch (+ low loss)."""
+    from .batch import eels_batch
+
+    axis, counts, t = eels_batch(k, None if chi is None else chi[None, :], replace(cfg, lowloss=False),
+                                 rng=rng, n=1)
+    true = {key: (v[0].tolist() if isinstance(v, np.ndarray) else v) for key, v in t.items()}
+    true["edge"] = cfg.edge
+    md = {"true": true, "config": cfg.to_dict(), "synthetic": True, "element": element, "edge": shell}
+    core = Spectrum(energy=axis, intensity=counts[0].astype(float), kind="eels", source="exelfs.simulate",
+                    title=title, beam_energy_kev=cfg.beam_energy_kev, convergence_mrad=cfg.convergence_mrad,
+                    collection_mrad=cfg.collection_mrad, metadata=md)
+    if not cfg.lowloss:
+        return core
+    return core, lowloss_spectrum(true["t_lambda"], true["plasmon_energy"], true["plasmon_width"],
+                                  true["resolution_fwhm"], true["channel_width"], true["calibration_offset"], cfg,
+                                  rng, true["counts_per_ev"] * 1e4)
 
 
 def lowloss_spectrum(t_lambda, plasmon_energy, plasmon_width, resolution_fwhm, width, offset,

@@ -4,7 +4,8 @@ network must learn to ignore, not to predict. Energies in eV; heights in edge-st
 - ELNES: Gaussian peaks of random position (0..range eV above the onset), width (FWHM growing with the
   distance from the onset: lifetime broadening) and height.
 - A pre-peak where edges commonly have one: pi* / hybridised states on B, C, N, O K (O K of oxides at
-  532 eV): a Lorentzian, its tails damped with a Gaussian of WHITE_LINE_TAIL_EV so that it stays local.
+  532 eV) and on 3d metal L3: a Lorentzian, its tails damped with a Gaussian of WHITE_LINE_TAIL_EV so that
+  it stays local.
 
 Each profile is evaluated on a local energy window (M,) for a batch: parameters (B, P), result (B, M).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 PRE_PEAK_K_EDGES = frozenset({"B", "C", "N", "O"})  # K edges with a pi* or hybridised pre-peak
+TM_3D = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu")  # 3d metals: L3 pre-peaks (crystal field)
 WHITE_LINE_TAIL_EV = 15.0  # Gaussian damping of the Lorentzian tails (sigma, eV)
 BROADENING_AT_RANGE = 2.0  # ELNES peaks at the end of the near-edge range are 1 + this times wider
 FOUR_LN2 = 4.0 * np.log(2.0)
@@ -44,8 +46,9 @@ def lorentzians(energy, pos, fwhm, height) -> np.ndarray:
 
 
 def has_pre_peak(element: str, shell: str) -> bool:
-    """True for a light-element K edge that commonly shows a pre-peak (B, C, N, O K)."""
-    return shell == "K" and element in PRE_PEAK_K_EDGES
+    """True for an edge that commonly shows a pre-peak: B, C, N, O K (pi*, hybridised states) and 3d metal L3
+    (crystal-field / multiplet structure below the main white line)."""
+    return (shell == "K" and element in PRE_PEAK_K_EDGES) or (shell == "L3" and element in TM_3D)
 
 
 def elnes_peaks(rng, n: int, npeaks: int, span: float, width, height):

@@ -133,9 +133,8 @@ def nn_method(plan, data: ChiInput) -> MethodOutput:
     """The calibrated network ensemble (exelfs.nn) on one spectrum: the batch call with one row."""
     out = nn_batch(plan, data.k, data.chi, data.k_range, data.kweight, data.l2_shift_ev)
     model = plan.__dict__["_nn_model"]
-    stats = {"k_range": list(out["k_range_used"]), "e0_shift": float(out["e0_shift"][0]),
-             "e0_shift_err": float(out["e0_shift_err"][0]), "s02": float(out["s02"][0]),
-             "s02_err": float(out["s02_err"][0]), "ood_reason": out["ood_reason"][0],
+    glob = {k: float(out[k][0]) if k in out else None for k in ("e0_shift", "e0_shift_err", "s02", "s02_err")}
+    stats = {"k_range": list(out["k_range_used"]), **glob, "ood_reason": out["ood_reason"][0],
              "n_from": "the network (N from the amplitude, S0^2 estimated alongside)",
              "reconstruction_r_factor": float(out["flag_misfit"][0]) if "flag_misfit" in out else None,
              "network": {"architecture": model.cfg.architecture, "input_mode": model.cfg.input_mode,

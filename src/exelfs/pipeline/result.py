@@ -162,6 +162,11 @@ def format_result(result: Result, file: str | None = None) -> str:
         lines.append(f"undetermined: {s['scatterer']} near {s['r']:.2f} A ({s['reason']})")
     if j.get("n_from"):
         lines.append(f"N: {j['n_from']}")
+    for name in ("fit", "nn") if result.parts else ():
+        part = j[name]
+        s = part["shells"][0] if part["shells"] else None
+        lines.append(f"{name}: " + (f"R1 = {s['r']:.3f} +- {s['r_err']:.3f} A" if s else "first shell undetermined")
+                     + ("   (top-level shells)" if name == result.chosen else ""))
     lines += [f"warning: {w}" for w in j["warnings"]]
     if j.get("report"):
         lines.append(f"report: {j['report']}")

@@ -133,3 +133,14 @@ def test_train_command_matches_the_plans_paths():
     from exelfs.pipeline.plan import FEFF_RMAX as PLAN_RMAX
 
     assert FEFF_RMAX == PLAN_RMAX
+
+
+def test_r1_only_baseline_gives_the_contract(cu_paths):
+    from exelfs.nn.data import K_FINE
+
+    cfg = default_config("Cu", "Cu_K", "xas", architecture="seed_mlp", samples=600, epochs=1, batch=64,
+                         calibration_samples=300)
+    model = train(cu_paths, cfg, progress=False)
+    out = model.batch(cu_paths, K_FINE, np.zeros((2, K_FINE.size)) + 0.01 * np.sin(5 * K_FINE), (3.0, 12.0))
+    assert model.names == ["r1"] and out["r1"].shape == out["r1_err"].shape == out["ood"].shape == (2,)
+    assert "n1" not in out and np.all(out["r1_err"] > 0)

@@ -101,10 +101,9 @@ class NNModel:
         stats["misfit_noise"] = np.sum(res ** 2, axis=1) / inside.sum(axis=1) / np.maximum(noise, 1e-9) ** 2
         return stats
 
-    def ood_reasons(self, stats: dict) -> list:
-        """Per spectrum None, or the sentence saying why the model has not seen the like of it."""
+    def ood_reasons(self, stats: dict, n: int) -> list:
+        """Per spectrum (n of them) None, or the sentence saying why the model has not seen the like of it."""
         t = self.meta.get("thresholds", {})
-        n = len(next(iter(stats.values()))) if stats else 0
         out = [None] * n
         for i in range(n):
             if "spread" in stats and stats["spread"][i] > t["spread"]:
@@ -135,7 +134,7 @@ class NNModel:
         mean, sigma, spread = self.moments(x)
         stats = self.flag_statistics(paths, x, xw, noise, np.full(len(x), kmin_used), np.full(len(x), kmax_used),
                                      mean=mean, spread=spread)
-        reasons = self.ood_reasons(stats)
+        reasons = self.ood_reasons(stats, len(x))
         bad = ~np.all(np.isfinite(fine), axis=1) | (np.abs(fine).max(axis=1) == 0)
         for i in range(len(reasons)):
             if bad[i]:

@@ -30,6 +30,9 @@ EXAMPLES = {
                 "  exelfs analyze cu_10-50-150K.prj --edge Cu_K --structure Cu --series temperature=10,50,150"),
     "demo": "example:\n  exelfs demo --out exelfs-demo",
     "gui": "examples:\n  exelfs gui\n  exelfs gui --port 8060 --max-upload-mb 500",
+    "train": ("examples:\n  exelfs train --edge O_K --structure NiO\n"
+              "  exelfs train --edge Cu_K --structure Cu --kind xas --out my-models --samples 60000 --seed 1\n"
+              "  exelfs train --edge O_K --structure NiO --config run.toml"),
 }
 
 
@@ -190,6 +193,17 @@ def cmd_gui(args):
     serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb)
 
 
+def cmd_train(args):
+    from .nn.build import train_command
+
+    summary = train_command(edge=args.edge, structure=args.structure, out=args.out, config=args.config,
+                            samples=args.samples, seed=args.seed, kind=args.kind)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(summary["text"])
+
+
 def _sub(sub, name, help_text, func):
     s = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -234,6 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "sigma2(T) of the first shell")
     s.add_argument("--series-model", choices=["einstein", "debye"], default="einstein",
                    help="sigma2(T) model of --series (default: einstein)")
+
+    s = _sub(sub, "train", "train a calibrated network for one edge and structure (the nn method)", cmd_train)
+    s.add_argument("--edge", metavar="El_EDGE", help="edge, e.g. O_K (or from --config)")
+    s.add_argument("--structure", metavar="SPEC", help="element, formula or CIF path (or from --config)")
+    s.add_argument("--out", metavar="MODEL_DIR", help="folder to write the model into (default: the exelfs cache, "
+                   "where analyze --method nn finds it)")
+    s.add_argument("--config", metavar="FILE.toml", help="TOML file describing the whole run (see exelfs.nn.config)")
+    s.add_argument("--samples", type=int, metavar="N", help="number of training spectra")
+    s.add_argument("--seed", type=int, metavar="S", help="random seed")
+    s.add_argument("--kind", choices=["eels", "xas"], help="data the model is for (default: xas above 3 keV, "
+                   "else eels)")
+    s.add_argument("--json", action="store_true", help="print the model's metadata summary as JSON")
 
     s = _sub(sub, "demo", "run the whole analysis on the embedded synthetic example", cmd_demo)
     s.add_argument("--out", default="exelfs-demo", help="folder for the demo's figures")

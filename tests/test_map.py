@@ -1,0 +1,170 @@
+"""Spectrum-image maps: a generated 4x4 image with two regions of known R, the same map on a dask.distributed
+LocalCluster, the .hspy output, the batched extraction against the one-spectrum chain (Larch autobk, exspy
+deconvolution), the real h-BN spectrum image and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from exelfs.errors import InputError
+from exelfs.extract import batch, extract_chi
+from exelfs.io import read_spectrum
+from exelfs.mapping import map_image
+from exelfs.spectrum import Spectrum
+
+R_MGO = 2.106           # Mg-O in MgO (A)
+DELTA_R = (0.0, 0.08)   # left and right half of the image: R = 2.106 and 2.186 A
+HBN = "eels_hBN_BK_NK_SI200_HLmulti_02_cal.dm3"
+HBN_LL = "eels_hBN_lowloss_LL_02_cal.msa"
+
+
+def _region_spectra():
+    """Noise-free Mg K spectra of MgO with the first two shells moved by DELTA_R (one per region)."""
+    from exelfs.simulate import EELSConfig, eels_spectrum
+    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params, standard_k
+    from exelfs.theory import feff_paths, group_shells
+
+    paths = feff_paths("MgO", "Mg", edge="K", rmax=4.0)
+    shells = group_shells(paths)[:2]
+    k = standard_k(16.0)
+    cfg = EELSConfig(edge="Mg_K", e_before=150.0, e_after=650.0, channel_width=1.0, plural_scattering=False,
+                     resolution_fwhm=1.0, counts=1e6, calibration=False, background_r=3.0, background_ratio=2.0,
+                     gain_steps=False, noise=False, lowloss=False)
+    out = []
+    for dr in DELTA_R:
+        params = shell_to_path_params(paths, {"s02": 0.9, "e0": 1.0, "deltar": np.array([dr, dr]),
+                                              "sigma2": np.array([0.005, 0.008])}, shells=shells)
+        out.append(eels_spectrum(k, chi_from_paths(paths, k, params), cfg, seed=1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def image():
+    """4x4 pixels, left two columns R = 2.106 A, right two 2.186 A, Poisson noise (seeded), 2 nm pixels."""
+    left, right = _region_spectra()
+    truth = np.where(np.arange(4)[None, :] < 2, R_MGO + DELTA_R[0], R_MGO + DELTA_R[1]) * np.ones((4, 1))
+    rng = np.random.default_rng(7)
+    counts = np.where((truth < 2.15)[..., None], left.intensity, right.intensity)
+    counts = rng.poisson(counts).astype(np.float32)
+    nav = [{"name": "x", "size": 4, "offset": 0.0, "scale": 2.0, "units": "nm"},
+           {"name": "y", "size": 4, "offset": 10.0, "scale": 2.0, "units": "nm"}]
+    spec = Spectrum(left.energy, counts, kind="eels", metadata={"navigation_axes": nav})
+    return spec.to_hyperspy(), truth
+
+
+@pytest.fixture(scope="module")
+def fit_map(image):
+    sig, _ = image
+    return map_image(sig, edge="Mg_K", structure="MgO", method="fit")
+
+
+def test_fit_map_recovers_r_per_region(image, fit_map):
+    _, truth = image
+    r1 = fit_map["r1"]
+    assert r1.shape == (4, 4)
+    assert not fit_map.mask.any(), fit_map["mask"]
+    for region in (truth < 2.15, truth > 2.15):
+        median = float(np.median(r1[region]))
+        assert abs(median - truth[region][0]) < 0.02, (median, truth[region][0])
+    # the two regions are told apart pixel by pixel, and the error bars cover the truth
+    assert r1[truth > 2.15].min() > r1[truth < 2.15].max()
+    assert np.mean(np.abs(r1 - truth) <= 2 * fit_map["r1_err"]) >= 0.8
+    j = fit_map.to_json(file="synthetic", out=None)
+    assert j["pixels"] == 16 and j["masked"]["total"] == 0 and j["method"] == "fit"
+    assert j["parameters"]["r1"]["p05"] <= j["parameters"]["r1"]["median"] <= j["parameters"]["r1"]["p95"]
+    json.dumps(j)
+
+
+def test_distributed_cluster_gives_the_local_result(image):
+    distributed = pytest.importorskip("distributed")
+    sig, _ = image
+    local = map_image(sig, edge="Mg_K", structure="MgO", method="fit", bin="2x2")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1", protocol="tcp://",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = map_image(sig, edge="Mg_K", structure="MgO", method="fit", bin="2x2", scheduler=client)
+    assert local.values.shape == remote.values.shape == (2, 2, len(local.names))
+    np.testing.assert_array_equal(local.values, remote.values)
+    assert abs(float(local["r1"][0, 0]) - 2.106) < 0.03 and abs(float(local["r1"][0, 1]) - 2.186) < 0.03
+
+
+def test_hspy_output_opens_with_navigation_axes(fit_map, tmp_path):
+    import hyperspy.api as hs
+
+    written = fit_map.save(tmp_path / "maps.hspy")
+    loaded = hs.load(tmp_path / "maps.hspy")
+    nav = loaded.axes_manager.navigation_axes
+    assert loaded.axes_manager.navigation_shape == (4, 4)
+    assert [a.name for a in nav] == ["x", "y"] and nav[1].offset == 10.0 and nav[0].scale == 2.0
+    assert str(nav[0].units) == "nm"
+    names = list(loaded.metadata.exelfs.parameters)
+    np.testing.assert_allclose(loaded.data[..., names.index("r1")], fit_map["r1"])
+    run = json.loads(loaded.metadata.exelfs.run)
+    assert run["edge"] == "Mg_K" and run["method"] == "fit" and run["k_range"][1] > 9
+    pngs = [p for p in map(str, written) if p.endswith(".png")]
+    assert any(p.endswith("maps_r1.png") for p in pngs) and any(p.endswith("maps_mask.png") for p in pngs)
+    assert fit_map.maps["r1"].axes_manager.signal_shape == (4, 4)
+
+
+def test_lazy_hspy_input_maps_like_memory(image, fit_map, tmp_path):
+    import hyperspy.api as hs
+
+    sig, _ = image
+    sig.save(tmp_path / "image.hspy")
+    lazy = hs.load(tmp_path / "image.hspy", lazy=True)
+    assert lazy._lazy
+    from exelfs.mapping.image import load_image
+
+    assert load_image(lazy).data.shape == (4, 4, sig.data.shape[-1])
+
+
+def test_spline_background_against_larch_autobk(image):
+    """The linear-least-squares spline of every pixel against Larch autobk, on the image's sum."""
+    sig, _ = image
+    total = Spectrum(sig.axes_manager.signal_axes[0].axis, sig.data.reshape(-1, sig.data.shape[-1]).sum(0))
+    ext = extract_chi(total, "Mg_K", rbkg=1.0)
+    log_a, r = batch.power_law_fit(total.energy, total.intensity[None, :], ext.pre_edge_window)
+    assert abs(float(r[0]) - ext.pre_edge_fit["r"]) < 0.05
+    mu = total.intensity[None, :] - batch.power_law(total.energy, log_a, r)
+    k = batch.k_grid(ext.e0, ext.e_end)
+    chi, _ = batch.chi_batch((batch.k_operator(total.energy, ext.e0, k) @ mu.T).T,
+                             batch.spline_operator(k, 1.0, float(k[-1]), 1.0, 2), k)
+    sel = (k >= ext.k_range[0]) & (k <= ext.k_range[1])
+    larch = np.interp(k[sel], ext.k, ext.chi)
+    w = k[sel] ** 2
+    assert np.corrcoef(chi[0, sel] * w, larch * w)[0, 1] > 0.98
+    assert np.sqrt(np.mean((chi[0, sel] - larch) ** 2)) < 0.2 * np.std(larch)
+
+
+def test_batch_deconvolution_matches_exspy(real_dir):
+    """The batched Fourier ratio against exspy's on the h-BN sum (same low-loss preparation)."""
+    from exelfs.extract.deconvolution import fourier_ratio, prepare_lowloss
+
+    core = read_spectrum(real_dir / HBN).summed()
+    ll = prepare_lowloss(read_spectrum(real_dir / HBN_LL), core.channel_width, 188.0)
+    edge = np.where(core.energy >= 182.0, core.intensity - core.intensity[0] * (core.energy / core.energy[0]) ** -4,
+                    0.0)
+    top = np.nonzero(ll.intensity >= 0.5 * ll.intensity.max())[0]
+    fwhm = max(float(ll.energy[top[-1]] - ll.energy[top[0]]) + core.channel_width, core.channel_width)
+    extrapolate = bool(ll.intensity.size > 200 and np.all(ll.intensity[-100:] > 0))
+    ours = batch.fourier_ratio(np.vstack([edge, 2 * edge]), ll.energy, ll.intensity[None, :], fwhm, ll.threshold,
+                               extrapolate)
+    ref = fourier_ratio(core.energy, edge, ll)
+    sel = core.energy > 200
+    assert np.corrcoef(ours[0, sel], ref[sel])[0, 1] > 0.9999
+    np.testing.assert_allclose(ours[1], 2 * ours[0], rtol=1e-9, atol=1e-6 * np.abs(ours[0]).max())
+
+
+def test_real_hbn_image(real_dir, manifest):
+    """The real h-BN line scan (200 pixels, binned by 40 to 5): B K with the low-loss, classical fit."""
+    ref = next(m for m in manifest if m["file"] == HBN)["shells"]["B_K"][0]["r"]
+    res = map_image(real_dir / HBN, edge="B_K", structure="BN", lowloss=real_dir / HBN_LL, method="fit", bin="40")
+    j = res.to_json()
+    assert j["pixels"] == 5 and res.values.shape[0] == 5
+    assert abs(res.setup.e0 - 200.0) < 5 and res.setup.lowloss is not None
+    assert np.all(res["snr"] > 10)  # strong pixels: whatever is masked is the fit's doing, not the signal's
+    masked = j["masked"]
+    assert masked["total"] == masked["rejected"] + masked["failed"]
+    answered = res["r1"][~res.mask]
+    if answered.size:
+        assert abs(float(np.median(answered)) - ref) < 0.1

@@ -42,13 +42,53 @@ class Image:
                         title=self.title, **self.metadata)
 
 
+class H5Array:
+    """One dataset of an HDF5 (.hspy) file, opened at each read. Unlike an open h5py dataset (which HyperSpy's
+    lazy signals hold) it can be pickled, so a dask graph built on it can go to dask.distributed workers."""
+
+    def __init__(self, path: str, name: str):
+        import h5py
+
+        self.path, self.name = str(path), name
+        with h5py.File(self.path, "r") as f:
+            self.shape, self.dtype = f[name].shape, f[name].dtype
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, index):
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            return f[self.name][index]
+
+
+def _picklable_data(signal):
+    """For a lazy signal read from an .hspy/.hdf5 file: the same data through an H5Array (None otherwise)."""
+    import dask.array as da
+
+    tp = signal.tmp_parameters
+    if not (signal._lazy and tp.has_item("folder") and tp.has_item("filename") and tp.has_item("extension")):
+        return None
+    path = Path(tp.folder) / f"{tp.filename}{tp.extension}"
+    if path.suffix.lower() not in {".hspy", ".hdf5", ".h5"} or not path.is_file():
+        return None
+    import h5py
+
+    found = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset)
+                     and name.endswith("/data") and obj.shape == signal.data.shape else None)
+    if len(found) != 1:
+        return None
+    return da.from_array(H5Array(path, found[0]), chunks=signal.data.chunks, name=f"h5-{path}-{found[0]}")
+
+
 def _nav_axes_of(signal) -> list:
     return [{"name": str(a.name), "size": int(a.size), "offset": float(getattr(a, "offset", 0.0) or 0.0),
              "scale": float(getattr(a, "scale", 1.0) or 1.0), "units": str(a.units)}
             for a in signal.axes_manager.navigation_axes]
 
 
-def _from_signal(signal, source=None) -> Image:
+def _from_signal(signal, source=None, distributed=False) -> Image:
     import dask.array as da
 
     if signal.axes_manager.signal_dimension != 1:
@@ -59,6 +99,8 @@ def _from_signal(signal, source=None) -> Image:
     if str(axis.units or "").strip().lower() == "kev":
         energy = energy * 1000.0
     data = signal.data if isinstance(signal.data, da.Array) else da.from_array(np.asarray(signal.data))
+    reopened = _picklable_data(signal) if distributed else None
+    data = data if reopened is None else reopened
     md = signal.metadata
 
     def get(path):
@@ -84,9 +126,10 @@ def _from_spectrum(spectrum: Spectrum) -> Image:
                  source=spectrum.source, title=spectrum.title, metadata=acq)
 
 
-def load_image(data, what: str = "the input", single: bool = False) -> Image:
+def load_image(data, what: str = "the input", single: bool = False, distributed: bool = False) -> Image:
     """An Image from a path (HyperSpy formats are opened lazily), a HyperSpy signal (lazy or not) or a
-    Spectrum. InputError for X-ray data, a non-ascending energy axis or (unless ``single``) a single
+    Spectrum; ``distributed``: data that a dask.distributed cluster can read (HDF5 files reopened per
+    chunk). InputError for X-ray data, a non-ascending energy axis or (unless ``single``) a single
     spectrum."""
     if isinstance(data, (str, Path)):
         path = Path(data)
@@ -104,7 +147,7 @@ def load_image(data, what: str = "the input", single: bool = False) -> Image:
                        if s.axes_manager.signal_dimension == 1]
             if not signals:
                 raise InputError(f"{path}: holds no spectrum image (no one-dimensional signal)")
-            image = _from_signal(signals[0], source=str(path))
+            image = _from_signal(signals[0], source=str(path), distributed=distributed)
         else:
             from ..io import read_spectrum
 
@@ -116,7 +159,7 @@ def load_image(data, what: str = "the input", single: bool = False) -> Image:
     elif isinstance(data, Spectrum):
         image = _from_spectrum(data)
     elif hasattr(data, "axes_manager") and hasattr(data, "data"):
-        image = _from_signal(data)
+        image = _from_signal(data, distributed=distributed)
     else:
         raise InputError(f"{what} must be a spectrum image (a path, a HyperSpy signal or a Spectrum), "
                          f"not {type(data).__name__}")

@@ -113,11 +113,16 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
 
     if method not in ("fit", "nn"):
         raise InputError(f"unknown map method '{method}': use nn or fit")
+    if method == "nn":
+        from ..pipeline import get_method
+
+        if not hasattr(get_method("nn"), "batch"):  # a planned method raises its own sentence here
+            raise InputError("this nn method has no batched call for maps: use --method fit")
     t_start = time.perf_counter()
-    image = load_image(data)
+    image = load_image(data, distributed=scheduler is not None)
     factors = parse_bin(bin, len(image.nav_shape))
     image = bin_image(image, factors)
-    ll = None if lowloss is None else _lowloss(lowloss, image, factors)
+    ll = None if lowloss is None else _lowloss(lowloss, image, factors, scheduler is not None)
     total = image.summed()
     plan = make_plan(total, edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
     setup, sum_result = _sum_setup(plan, image, total, ll, method, min_snr)
@@ -149,9 +154,9 @@ def _index(ndim: int, last: str) -> str:
     return "abcd"[:ndim] + last
 
 
-def _lowloss(lowloss, image, factors):
+def _lowloss(lowloss, image, factors, distributed=False):
     """The low-loss as an Image (same navigation shape as the core-loss, binned alike) or as one Spectrum."""
-    ll = load_image(lowloss, what="the low-loss", single=True)
+    ll = load_image(lowloss, what="the low-loss", single=True, distributed=distributed)
     if not ll.nav_shape:
         from ..spectrum import Spectrum
 

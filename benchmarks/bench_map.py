@@ -80,7 +80,7 @@ def write_image(path: Path, size: int, channels: int) -> None:
              "scale": float(energy[1] - energy[0]), "units": "eV"}]
     sig = hs.signals.Signal1D(data, axes=axes).as_lazy()
     sig.set_signal_type("EELS")
-    sig.save(str(path), chunks=(rows, size, channels), overwrite=True)
+    sig.save(str(path), chunks=(rows, size, channels), compression=None, overwrite=True)
 
 
 def _peak_rss_mb() -> float:

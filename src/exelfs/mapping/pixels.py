@@ -44,7 +44,7 @@ def extract_rows(setup, counts: np.ndarray, ll_counts: np.ndarray | None = None)
         edge_only = np.where(energy[None, :] >= setup.window[1], mu, 0.0)
         mu = batch.fourier_ratio(edge_only, setup.lowloss.energy, _lowloss_rows(setup, ll_counts),
                                  setup.lowloss.fwhm, setup.lowloss.threshold, setup.lowloss.extrapolate)
-    mu_k = np.asarray((setup.k_op @ mu.T).T)
+    mu_k = np.asarray(mu @ setup.k_op_t)
     chi, mu0 = batch.chi_batch(mu_k, setup.spline, setup.k)
     inside = (setup.k >= setup.k_range[0]) & (setup.k <= setup.k_range[1])
     usable = np.isfinite(chi[:, inside]).all(axis=1) & (mu0[:, inside] > 0).all(axis=1) & np.isfinite(snr)

@@ -33,7 +33,8 @@ class LowLossSetup:
 @dataclass
 class MapSetup:
     """What every pixel shares. energy (eV), window (pre-edge, eV), e0, e_end (eV), k (1/A grid), k_range,
-    kweight, r_range (A, the fit's window on the sum or None), l2_shift_ev, k_op (sparse channels -> k),
+    kweight, r_range (A, the fit's window on the sum or None), l2_shift_ev, k_op_t (sparse (channels, k):
+    mu_k = mu @ k_op_t),
     spline (mu0 operator on k), lowloss (LowLossSetup or None), method ('fit' or 'nn'), plan (the
     pipeline's), names (stored parameters), n_shells, min_snr, shells_ref (the modelled shells); for the
     fit: e0_start (eV, the sum's delta E0) and choice_spread (per shell, the sum's spread of r and sigma2
@@ -48,7 +49,7 @@ class MapSetup:
     kweight: int
     r_range: tuple | None
     l2_shift_ev: float | None
-    k_op: object
+    k_op_t: object
     spline: np.ndarray
     lowloss: LowLossSetup | None
     method: str
@@ -119,6 +120,6 @@ def make_setup(plan, result, image, lowloss_sum=None, lowloss_is_image=False, me
     return MapSetup(energy=energy, window=tuple(float(x) for x in a["pre_edge_window"]), e0=e0, e_end=e_end, k=k,
                     k_range=k_range, kweight=int(result.kweight),
                     r_range=tuple(result.r_range) if (method == "fit" and result.r_range) else None,
-                    l2_shift_ev=_l2_shift(plan, k_range[1]), k_op=batch.k_operator(energy, e0, k), spline=spline,
+                    l2_shift_ev=_l2_shift(plan, k_range[1]), k_op_t=batch.k_operator(energy, e0, k).T.tocsr(), spline=spline,
                     lowloss=ll, method=method, plan=plan, n_shells=0, min_snr=min_snr,
                     e0_start=float(result.stats.get("e0_shift") or 0.0), choice_spread=spread)

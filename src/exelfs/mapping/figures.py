@@ -32,11 +32,14 @@ def save_map_png(result, name: str, path) -> str:
     extent = [x["offset"] - 0.5 * x["scale"], x["offset"] + (img.shape[1] - 0.5) * x["scale"],
               y["offset"] + (img.shape[0] - 0.5) * y["scale"], y["offset"] - 0.5 * y["scale"]]
     fig, ax = plt.subplots(figsize=(6, 4.5 if values.ndim == 2 else 2.2))
-    cmap = matplotlib.colormaps["viridis" if name != "mask" else "tab10"].copy()
-    cmap.set_bad("0.85")
+    codes = len(MASK_NAMES) + 1
+    if name == "mask":
+        cmap = matplotlib.colors.ListedColormap(matplotlib.colormaps["tab10"].colors[:codes])
+    else:
+        cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.85")
     shown = ax.imshow(np.ma.masked_invalid(img), extent=extent, cmap=cmap, interpolation="nearest",
                       aspect="equal" if values.ndim == 2 else "auto",
-                      **({"vmin": -0.5, "vmax": 9.5} if name == "mask" else {}))
+                      **({"vmin": -0.5, "vmax": codes - 0.5} if name == "mask" else {}))
     unit = unit_of(name)
     bar = fig.colorbar(shown, ax=ax)
     if name == "mask":
@@ -51,7 +54,7 @@ def save_map_png(result, name: str, path) -> str:
     yb = extent[2] - 0.08 * abs(extent[2] - extent[3])
     ax.plot([x0, x0 + length], [yb, yb], color="white", lw=4, solid_capstyle="butt")
     ax.plot([x0, x0 + length], [yb, yb], color="black", lw=2, solid_capstyle="butt")
-    ax.text(x0 + length / 2, yb - 0.04 * abs(extent[2] - extent[3]), f"{length:g} {x['units'] or 'px'}",
+    ax.text(x0 + length / 2, yb - 0.04 * abs(extent[2] - extent[3]), f"{length:g} {x['units'] or '(axis units)'}",
             ha="center", va="bottom", fontsize=8, color="black",
             bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
     ax.set_xticks([])

@@ -120,6 +120,7 @@ def make_setup(plan, result, image, lowloss_sum=None, lowloss_is_image=False, me
     return MapSetup(energy=energy, window=tuple(float(x) for x in a["pre_edge_window"]), e0=e0, e_end=e_end, k=k,
                     k_range=k_range, kweight=int(result.kweight),
                     r_range=tuple(result.r_range) if (method == "fit" and result.r_range) else None,
-                    l2_shift_ev=_l2_shift(plan, k_range[1]), k_op_t=batch.k_operator(energy, e0, k).T.tocsr(), spline=spline,
+                    l2_shift_ev=_l2_shift(plan, k_range[1]), k_op_t=batch.k_operator(energy, e0, k).T.tocsr(),
+                    spline=spline,
                     lowloss=ll, method=method, plan=plan, n_shells=0, min_snr=min_snr,
                     e0_start=float(result.stats.get("e0_shift") or 0.0), choice_spread=spread)

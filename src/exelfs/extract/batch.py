@@ -60,11 +60,11 @@ def power_law_fit(energy: np.ndarray, counts: np.ndarray, window: tuple) -> tupl
     return log_a, -slope
 
 
-def power_law(energy: np.ndarray, log_a: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """A E^-r on ``energy`` (eV) for each row's (log A, r): (n, channels); 0 at E <= 0."""
+def power_law(energy: np.ndarray, log_a: np.ndarray, r: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """A E^-r on ``energy`` (eV) for each row's (log A, r): (n, channels) of ``dtype``; 0 at E <= 0."""
     energy = np.asarray(energy, float)
-    le = np.log(np.where(energy > 0, energy, 1.0))
-    out = np.exp(log_a[:, None] - r[:, None] * le[None, :])
+    le = np.log(np.where(energy > 0, energy, 1.0)).astype(dtype)
+    out = np.exp(log_a.astype(dtype)[:, None] - r.astype(dtype)[:, None] * le[None, :])
     out[:, energy <= 0] = 0.0
     return out
 

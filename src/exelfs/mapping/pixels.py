@@ -35,9 +35,10 @@ def extract_rows(setup, counts: np.ndarray, ll_counts: np.ndarray | None = None)
     """chi(k) on ``setup.k`` and the edge-step SNR for each row of ``counts`` (n, channels) under the
     image's one set of choices: {"chi": (n, nk), "mu0": (n, nk), "snr": (n,), "usable": (n,) bool}."""
     energy = setup.energy
-    counts = np.asarray(counts, float)
+    # float32 data stay float32 up to the k grid (half the memory traffic; 1e-7 relative, far below the noise)
+    counts = np.asarray(counts, np.float32 if np.asarray(counts).dtype == np.float32 else np.float64)
     log_a, r = batch.power_law_fit(energy, counts, setup.window)
-    background = batch.power_law(energy, log_a, r)
+    background = batch.power_law(energy, log_a, r, dtype=counts.dtype)
     mu = counts - background
     _, snr = batch.edge_snr(energy, counts, background, setup.window, setup.e0)
     if setup.lowloss is not None:

@@ -2,8 +2,8 @@
 
 The navigation axes are cut into chunks (the energy axis stays whole); ``dask.array.blockwise`` applies
 ``pixels.analyse_block`` to each, so memory holds a few chunks at a time whatever the image size. The
-local threaded scheduler runs it, or an existing dask.distributed cluster (``scheduler='tcp://...'`` or a
-``distributed.Client``). Units: eV, 1/angstrom, angstrom.
+local scheduler runs it (threads; processes for fit maps of FIT_PROCESSES_MIN pixels or more), or an
+existing dask.distributed cluster (``scheduler='tcp://...'`` or a ``distributed.Client``). Units: eV, 1/angstrom, angstrom.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from .setup import MIN_EDGE_SNR, make_setup, parameter_names
 NN_CHUNK_PIXELS = 2048   # pixels per chunk for the network (~35 MB of float64 counts at 2048 channels)
 FIT_CHUNK_PIXELS = 8     # pixels per chunk for the per-pixel fit (parallel over chunks)
 PROGRESS_MIN_S = 2.0     # a progress bar only for runs longer than this
+FIT_PROCESSES_MIN = 32   # local fit maps of at least this many pixels run in processes: Larch's fit holds
+                         # the GIL, so threads would fit one pixel at a time (worker start-up ~5 s)
 
 
 def _nav_chunks(nav_shape: tuple, pixels: int) -> tuple:
@@ -48,15 +50,16 @@ def _client(scheduler):
                          "(dask scheduler / dask worker) or leave out --scheduler") from None
 
 
-def _compute(arr, client, progress: bool) -> np.ndarray:
-    """The array computed locally (threads) or on the cluster; a progress bar on stderr when asked."""
+def _compute(arr, client, progress: bool, local: str = "threads") -> np.ndarray:
+    """The array computed locally (dask's ``local`` scheduler: 'threads' or 'processes') or on the cluster;
+    a progress bar on stderr when asked."""
     if client is None:
         if not progress:
-            return arr.compute(scheduler="threads")
+            return arr.compute(scheduler=local)
         from dask.diagnostics import ProgressBar
 
         with ProgressBar(minimum=PROGRESS_MIN_S, out=sys.stderr):
-            return arr.compute(scheduler="threads")
+            return arr.compute(scheduler=local)
     from distributed import as_completed
 
     blocks = arr.to_delayed()
@@ -107,7 +110,7 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
     controls (kmin, kmax, kweight, e0, rbkg, rmin, rmax, s02, shells) as for ``analyze``, decided once on
     the image's sum. lowloss: one low-loss spectrum or a low-loss image of the same navigation shape.
     method: 'nn' (the network's batched call) or 'fit' (Larch shell fit per pixel). bin: '2x2' (x first) or
-    a number. scheduler: None (local threads), a dask.distributed address or Client. min_snr: edge-step SNR
+    a number. scheduler: None (local), a dask.distributed address or Client. min_snr: edge-step SNR
     below which a pixel is masked. Returns a MapResult (``signal``, ``maps``, ``to_json``, ``save``)."""
     from ..pipeline import Settings, make_plan
 
@@ -119,10 +122,11 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
         if not hasattr(get_method("nn"), "batch"):  # a planned method raises its own sentence here
             raise InputError("this nn method has no batched call for maps: use --method fit")
     t_start = time.perf_counter()
-    image = load_image(data, distributed=scheduler is not None)
+    # picklable data for a cluster or local processes (HDF5 files reopened per chunk)
+    image = load_image(data, distributed=scheduler is not None or method == "fit")
     factors = parse_bin(bin, len(image.nav_shape))
     image = bin_image(image, factors)
-    ll = None if lowloss is None else _lowloss(lowloss, image, factors, scheduler is not None)
+    ll = None if lowloss is None else _lowloss(lowloss, image, factors, scheduler is not None or method == "fit")
     total = image.summed()
     plan = make_plan(total, edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
     setup, sum_result = _sum_setup(plan, image, total, ll, method, min_snr)
@@ -140,13 +144,14 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
     out = da.blockwise(analyse_block, _index(len(nav), "p"), *arrays, new_axes={"p": len(setup.names)},
                        dtype=np.float32, concatenate=True, setup=setup)
     client = _client(scheduler)
-    values = _compute(out, client, progress)
+    local = "processes" if method == "fit" and np.prod(nav) >= FIT_PROCESSES_MIN else "threads"
+    values = _compute(out, client, progress, local)
     t_end = time.perf_counter()
     timing = {"setup_s": t_setup - t_start, "pixels_s": t_end - t_setup, "total_s": t_end - t_start}
     return MapResult(setup=setup, values=values, nav_axes=image.nav_axes, sum_result=sum_result, image=image,
                      timing=timing, settings={"method": method, "bin": None if factors is None else
                                               "x".join(str(f) for f in factors[::-1]),
-                                              "scheduler": None if scheduler is None else str(scheduler),
+                                              "scheduler": f"local {local}" if client is None else str(scheduler),
                                               "min_snr": min_snr, "chunk_pixels": pixels})
 
 

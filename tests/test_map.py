@@ -88,7 +88,7 @@ def test_distributed_cluster_gives_the_local_result(image, fit_map):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1",
                                   protocol="tcp://", dashboard_address=None) as cluster:
         with distributed.Client(cluster) as client:
-            remote = map_image(sig, edge="Mg_K", structure="MgO", method="fit", scheduler=client)
+            remote = map_image(sig, method="fit", scheduler=client, reuse=fit_map)  # the same plan, on the cluster
     assert remote.settings["scheduler"] != "local threads" and remote.values.shape == fit_map.values.shape == (2, 4, len(fit_map.names))
     np.testing.assert_array_equal(remote.values, fit_map.values)
 

@@ -100,7 +100,7 @@ class MapResult:
         })
 
     def warnings(self) -> list:
-        w = list(self.sum_result.warnings)
+        w = [f"on the image's sum: {x}" for x in self.sum_result.warnings]
         counts = self.mask_counts()
         pixels = int(np.prod(self.values.shape[:-1]))
         if counts["total"]:

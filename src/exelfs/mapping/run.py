@@ -101,19 +101,7 @@ def _shells(setup, total):
     return len(out["shells"]), list(out["shells"])
 
 
-def map_image(data, edge: str | None = None, structure=None, lowloss=None, method: str = "fit", bin=None,
-              scheduler=None, min_snr: float = MIN_EDGE_SNR, chunk_pixels: int | None = None,
-              progress: bool = False, **controls) -> MapResult:
-    """Maps of R, N, sigma2 (and their 1-sigma errors) over a spectrum image.
-
-    data: a path, a HyperSpy signal (lazy or not) or a Spectrum with navigation axes. edge, structure and
-    controls (kmin, kmax, kweight, e0, rbkg, rmin, rmax, s02, shells) as for ``analyze``, decided once on
-    the image's sum. lowloss: one low-loss spectrum or a low-loss image of the same navigation shape.
-    method: 'nn' (the network's batched call) or 'fit' (Larch shell fit per pixel). bin: '2x2' (x first) or
-    a number. scheduler: None (local), a dask.distributed address or Client. min_snr: edge-step SNR
-    below which a pixel is masked. Returns a MapResult (``signal``, ``maps``, ``to_json``, ``save``)."""
-    from ..pipeline import Settings, make_plan
-
+def _check_method(method: str) -> None:
     if method not in ("fit", "nn"):
         raise InputError(f"unknown map method '{method}': use nn or fit")
     if method == "nn":
@@ -121,38 +109,76 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
 
         if not hasattr(get_method("nn"), "batch"):  # a planned method raises its own sentence here
             raise InputError("this nn method has no batched call for maps: use --method fit")
-    t_start = time.perf_counter()
-    # picklable data for a cluster or local processes (HDF5 files reopened per chunk)
-    image = load_image(data, distributed=scheduler is not None or method == "fit")
-    factors = parse_bin(bin, len(image.nav_shape))
-    image = bin_image(image, factors)
-    ll = None if lowloss is None else _lowloss(lowloss, image, factors, scheduler is not None or method == "fit")
-    total = image.summed()
-    plan = make_plan(total, edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
-    setup, sum_result = _sum_setup(plan, image, total, ll, method, min_snr)
-    setup.n_shells, setup.shells_ref = _shells(setup, total)
-    setup.names = parameter_names(setup.n_shells)
-    t_setup = time.perf_counter()
-    pixels = chunk_pixels or (NN_CHUNK_PIXELS if method == "nn" else FIT_CHUNK_PIXELS)
+
+
+def _reused(reuse, image, method):
+    """(setup, sum result) of an earlier map, checked against this image's energy axis and the method."""
+    setup = reuse.setup
+    if setup.method != method or setup.energy.shape != image.energy.shape or not np.allclose(
+            setup.energy, image.energy, rtol=0, atol=1e-6 * max(1.0, float(np.abs(image.energy).max()))):
+        raise InputError("the map given to reuse was made with another method or energy axis: map this image "
+                         "on its own")
+    return setup, reuse.sum_result
+
+
+def _pixel_graph(image, ll, setup, pixels):
+    """The dask array of the stored parameters: analyse_block over chunks of about ``pixels`` pixels."""
+    import dask.array as da
+
     nav = image.nav_shape
     core = image.data.rechunk(_nav_chunks(nav, pixels) + (-1,))
     arrays = [core, _index(len(nav), "e")]
     if ll is not None and ll.nav_shape:
         arrays += [ll.data.rechunk(core.chunks[:-1] + (-1,)), _index(len(nav), "l")]
-    import dask.array as da
+    elif setup.lowloss is not None and setup.lowloss.spectrum is None:
+        raise InputError("the reused map deconvolved each pixel with its own low-loss: give the low-loss image")
+    return da.blockwise(analyse_block, _index(len(nav), "p"), *arrays, new_axes={"p": len(setup.names)},
+                        dtype=np.float32, concatenate=True, setup=setup)
 
-    out = da.blockwise(analyse_block, _index(len(nav), "p"), *arrays, new_axes={"p": len(setup.names)},
-                       dtype=np.float32, concatenate=True, setup=setup)
+
+def map_image(data, edge: str | None = None, structure=None, lowloss=None, method: str = "fit", bin=None,
+              scheduler=None, min_snr: float = MIN_EDGE_SNR, chunk_pixels: int | None = None,
+              progress: bool = False, reuse: MapResult | None = None, **controls) -> MapResult:
+    """Maps of R, N, sigma2 (and their 1-sigma errors) over a spectrum image.
+
+    data: a path, a HyperSpy signal (lazy or not) or a Spectrum with navigation axes. edge, structure and
+    controls (kmin, kmax, kweight, e0, rbkg, rmin, rmax, s02, shells) as for ``analyze``, decided once on
+    the image's sum. lowloss: one low-loss spectrum or a low-loss image of the same navigation shape.
+    method: 'nn' (the network's batched call) or 'fit' (Larch shell fit per pixel). bin: '2x2' (x first) or
+    a number. scheduler: None (local), a dask.distributed address or Client. min_snr: edge-step SNR
+    below which a pixel is masked. reuse: an earlier MapResult whose plan and choices (from its own sum)
+    are applied to this image as they are (a series of images analysed alike). Returns a MapResult
+    (``signal``, ``maps``, ``to_json``, ``save``)."""
+    from ..pipeline import Settings, make_plan
+
+    _check_method(method)
+    t_start = time.perf_counter()
+    picklable = scheduler is not None or method == "fit"  # for a cluster or local processes
+    image = load_image(data, distributed=picklable)
+    factors = parse_bin(bin, len(image.nav_shape))
+    image = bin_image(image, factors)
+    ll = None if lowloss is None else _lowloss(lowloss, image, factors, picklable)
+    if reuse is not None:
+        setup, sum_result = _reused(reuse, image, method)
+    else:
+        total = image.summed()
+        plan = make_plan(total, edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
+        setup, sum_result = _sum_setup(plan, image, total, ll, method, min_snr)
+        setup.n_shells, setup.shells_ref = _shells(setup, total)
+        setup.names = parameter_names(setup.n_shells)
+    t_setup = time.perf_counter()
+    pixels = chunk_pixels or (NN_CHUNK_PIXELS if method == "nn" else FIT_CHUNK_PIXELS)
+    out = _pixel_graph(image, ll, setup, pixels)
     client = _client(scheduler)
-    local = "processes" if method == "fit" and np.prod(nav) >= FIT_PROCESSES_MIN else "threads"
+    local = "processes" if method == "fit" and np.prod(image.nav_shape) >= FIT_PROCESSES_MIN else "threads"
     values = _compute(out, client, progress, local)
     t_end = time.perf_counter()
     timing = {"setup_s": t_setup - t_start, "pixels_s": t_end - t_setup, "total_s": t_end - t_start}
+    settings = {"method": method, "bin": None if factors is None else "x".join(str(f) for f in factors[::-1]),
+                "scheduler": f"local {local}" if client is None else str(scheduler), "min_snr": setup.min_snr,
+                "chunk_pixels": pixels, "reused_plan": reuse is not None}
     return MapResult(setup=setup, values=values, nav_axes=image.nav_axes, sum_result=sum_result, image=image,
-                     timing=timing, settings={"method": method, "bin": None if factors is None else
-                                              "x".join(str(f) for f in factors[::-1]),
-                                              "scheduler": f"local {local}" if client is None else str(scheduler),
-                                              "min_snr": min_snr, "chunk_pixels": pixels})
+                     timing=timing, settings=settings)
 
 
 def _index(ndim: int, last: str) -> str:

@@ -30,6 +30,9 @@ EXAMPLES = {
     "demo": "example:\n  exelfs demo --out exelfs-demo",
     "map": ("examples:\n  exelfs map image.dm4 --edge B_K --structure BN --lowloss ll.msa --method nn --out maps.hspy\n"
             "  exelfs map image.hspy --edge O_K --method fit --bin 2x2 --scheduler tcp://127.0.0.1:8786 --json"),
+    "train": ("examples:\n  exelfs train --edge O_K --structure NiO\n"
+              "  exelfs train --edge Cu_K --structure Cu --kind xas --out my-models --samples 60000 --seed 1\n"
+              "  exelfs train --edge O_K --structure NiO --config run.toml"),
 }
 
 
@@ -167,6 +170,17 @@ def cmd_demo(args):
     run_demo(out_dir=args.out)
 
 
+def cmd_train(args):
+    from .nn.build import train_command
+
+    summary = train_command(edge=args.edge, structure=args.structure, out=args.out, config=args.config,
+                            samples=args.samples, seed=args.seed, kind=args.kind)
+    if args.json:
+        _print_json(summary)
+    else:
+        print(summary["text"])
+
+
 def _sub(sub, name, help_text, func):
     s = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,10 +229,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", choices=["nn", "fit"], default="nn", help="analysis method (default nn)")
     s.add_argument("--out", metavar="FILE.hspy", help="write the maps (value and error per parameter), PNGs beside")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
-    s.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler (default: local threads)")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler (default: local)")
     s.add_argument("--bin", metavar="2x2", help="sum pixels in blocks before the analysis (x first)")
     for name, kind, metavar, text in CONTROLS:
         s.add_argument(f"--{name}", type=kind, metavar=metavar, help=f"{text} (default: automatic)")
+
+    s = _sub(sub, "train", "train a calibrated network for one edge and structure (the nn method)", cmd_train)
+    s.add_argument("--edge", metavar="El_EDGE", help="edge, e.g. O_K (or from --config)")
+    s.add_argument("--structure", metavar="SPEC", help="element, formula or CIF path (or from --config)")
+    s.add_argument("--out", metavar="MODEL_DIR", help="folder to write the model into (default: the exelfs cache, "
+                   "where analyze --method nn finds it)")
+    s.add_argument("--config", metavar="FILE.toml", help="TOML file describing the whole run (see exelfs.nn.config)")
+    s.add_argument("--samples", type=int, metavar="N", help="number of training spectra")
+    s.add_argument("--seed", type=int, metavar="S", help="random seed")
+    s.add_argument("--kind", choices=["eels", "xas"], help="data the model is for (default: xas above 3 keV, "
+                   "else eels)")
+    s.add_argument("--json", action="store_true", help="print the model's metadata summary as JSON")
 
     s = _sub(sub, "demo", "run the whole analysis on the embedded synthetic example", cmd_demo)
     s.add_argument("--out", default="exelfs-demo", help="folder for the demo's figures")

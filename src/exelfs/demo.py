@@ -4,7 +4,8 @@ The example is MgO measured at the Mg K edge (1305 eV) with the O K edge (532 eV
 FEFF paths of rocksalt MgO, chi(k) with known shell parameters, and the EELS forward model (hydrogenic
 edges, power-law background, plural scattering at t/lambda 0.3, resolution, Poisson noise, a calibration
 offset). The demo then identifies the edges, proposes the structure, extracts chi(k), fits the shells
-(with the low-loss spectrum for deconvolution) and prints the result next to the known answer.
+(with the low-loss spectrum for deconvolution), runs the neural network on the same chi(k) and prints
+both next to the known answer.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def make_example():
 
 def run_demo(out_dir="exelfs-demo") -> dict:
     """Run identify, structure, extraction and shell fit on the example; write figures to out_dir."""
-    from .pipeline import analyze, format_result
+    from .pipeline import analyze, format_result, make_plan, run
     from .edges import format_identification, identify
     from .structure import format_structure, render_cluster, structure_report
 
@@ -74,11 +75,18 @@ def run_demo(out_dir="exelfs-demo") -> dict:
                      report_dir=out / "report")
     print(format_result(result), "\n")
 
-    print("== 4. against the known answer ==")
-    print(f"{'shell':<8}{'R true':>8}{'R fit':>16}{'N true':>8}{'N fit':>14}{'sigma2 true':>13}{'sigma2 fit':>18}")
-    for t, s in zip(truth, result.shells):
-        print(f"{t['scatterer']:<8}{t['r']:>8.3f}{s['r']:>9.3f} ± {s.get('r_err') or 0:<5.3f}"
-              f"{t['n']:>8d}{s['n']:>8.1f} ± {s.get('n_err') or 0:<4.1f}"
-              f"{t['sigma2']:>13.4f}{s['sigma2']:>10.4f} ± {s.get('sigma2_err') or 0:.4f}")
+    print("== 4. the neural network on the same spectrum ==")
+    network = run(make_plan(core, edge=EDGE, structure=STRUCTURE), core, lowloss=low, method="nn")
+    print(format_result(network), "\n")
+
+    print("== 5. against the known answer ==")
+    print(f"{'shell':<8}{'method':<9}{'R true':>8}{'R':>16}{'N true':>8}{'N':>14}{'sigma2 true':>13}{'sigma2':>18}")
+    for name, res in (("fit", result), ("network", network)):
+        for t, s in zip(truth, res.shells):
+            n = "" if s.get("n") is None else f"{s['n']:>8.1f} ± {s.get('n_err') or 0:<4.1f}"
+            print(f"{t['scatterer']:<8}{name:<9}{t['r']:>8.3f}{s['r']:>9.3f} ± {s.get('r_err') or 0:<5.3f}"
+                  f"{t['n']:>8d}{n:>14}{t['sigma2']:>13.4f}{s['sigma2']:>10.4f} ± {s.get('sigma2_err') or 0:.4f}")
+        if not res.shells:
+            print(f"{'-':<8}{name:<9}no answer: {res.undetermined_shells[0]['reason'] if res.undetermined_shells else ''}")
     print(f"\nreport: {out / 'report'}")
-    return {"identification": ident, "structure": struct, "analysis": result, "truth": truth}
+    return {"identification": ident, "structure": struct, "analysis": result, "network": network, "truth": truth}

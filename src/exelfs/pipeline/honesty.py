@@ -2,8 +2,8 @@
 
 A shell is undetermined, with the reason, when the fit is bad (R-factor), the data hold fewer independent
 points than the parameters, the first-shell distance is known no better than R_ERR_ANSWER, sigma2 is
-negative beyond its error, or the amplitude sits on its bound. A failing first shell takes the others with
-it (their parameters are tied to it).
+negative beyond its error, the amplitude sits on its bound, or (networks) the spectrum is unlike those the
+network was trained on. A failing first shell takes the others with it (their parameters are tied to it).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ def _shell_reason(shell: dict) -> str | None:
 
 
 def _fit_reason(shells: list, stats: dict) -> str | None:
+    if stats.get("ood_reason"):  # the network's flag: a spectrum unlike those it was trained on
+        return f"unseen by the network: {stats['ood_reason']}"
     n_idp, n_par = stats.get("n_independent"), stats.get("n_parameters")
     if n_idp is not None and n_par is not None and n_idp < n_par:
         return f"fewer independent points ({n_idp:.1f}) than parameters ({n_par})"

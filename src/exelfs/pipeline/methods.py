@@ -1,6 +1,7 @@
 """The registry of analysis methods: one signature, ``method(plan, data) -> MethodOutput``.
 
-``fit`` (Larch feffit shell fit) is registered here; the neural networks' ``nn`` registers the same way.
+``fit`` (Larch feffit shell fit) and ``nn`` (the calibrated neural-network ensemble of exelfs.nn, with a
+batched twin ``nn_method.batch`` for spectrum images) are registered here.
 Units: k in 1/angstrom, R in angstrom, sigma2 in angstrom^2, energies in eV.
 """
 
@@ -14,7 +15,9 @@ import numpy as np
 from ..errors import InputError
 
 METHODS: dict[str, Callable] = {}
-PLANNED = {"nn": "neural-network analysis is not available yet: use --method fit"}
+PLANNED: dict[str, str] = {}
+FEFF_PHASE_R = 0.010     # A: FEFF6 phase accuracy, added to the network's R error as for the fit
+FEFF_AMP_SIGMA2 = 0.0005  # A^2: FEFF amplitude accuracy, added to the network's sigma2 error
 
 
 @dataclass
@@ -79,3 +82,68 @@ def fit_method(plan, data: ChiInput) -> MethodOutput:
     return MethodOutput(shells=out["shells"], warnings=out["warnings"], stats=stats, curves=out["curves"],
                         model={**out["model"], "kweight": out["kweight"], "dk": out["dk"], "window": out["window"],
                                "k_range": out["k_range"], "r_range": out["r_range"]})
+
+
+def _nn_model(plan):
+    """The plan's network (shipped, cached or trained on demand), loaded once per plan."""
+    if "_nn_model" not in plan.__dict__:
+        from ..nn import default_config, get_model
+
+        cfg = default_config(plan.structure, plan.edge, plan.kind)
+        model, notes = get_model(plan.paths, cfg)
+        plan.__dict__["_nn_model"], plan.__dict__["_nn_notes"] = model, notes
+    return plan.__dict__["_nn_model"]
+
+
+def nn_batch(plan, k, chi, k_range, kweight=2, l2_shift_ev=None) -> dict:
+    """The network on many spectra at once: k (1/A, uniform), chi (n_spectra, len(k)) unweighted, one
+    k_range (1/A) for all. Returns float arrays "r{i}", "r{i}_err", "n{i}", "n{i}_err", "sigma2_{i}",
+    "sigma2_{i}_err" (A, -, A^2, 1 sigma), "e0_shift", "e0_shift_err" (eV), "s02", "s02_err", "ood" (bool:
+    unseen by the model) with "ood_reason", and "shells" [{"scatterer", "r_ref", "n_ref"}]. The network
+    reads k^2 chi whatever ``kweight`` the analysis uses."""
+    model = _nn_model(plan)
+    return model.batch(plan.paths, k, np.atleast_2d(np.asarray(chi, float)), k_range, l2_shift_ev=l2_shift_ev)
+
+
+def _nn_shells(out: dict) -> list:
+    shells = []
+    for i, ref in enumerate(out["shells"], start=1):
+        if f"r{i}" not in out:
+            break
+        get = lambda key: float(out[key][0]) if key in out else None  # noqa: E731
+        r_net, s2_net = get(f"r{i}_err"), get(f"sigma2_{i}_err")
+        s = {"scatterer": ref["scatterer"], "r": round(get(f"r{i}"), 4),
+             "r_err": round(float(np.hypot(r_net, FEFF_PHASE_R)), 4),
+             "n": None if get(f"n{i}") is None else round(get(f"n{i}"), 2),
+             "n_err": None if get(f"n{i}_err") is None else round(get(f"n{i}_err"), 2),
+             "sigma2": None if get(f"sigma2_{i}") is None else round(get(f"sigma2_{i}"), 5),
+             "sigma2_err": None if s2_net is None else round(float(np.hypot(s2_net, FEFF_AMP_SIGMA2)), 5),
+             "r_crystal": ref["r_ref"], "n_crystal": ref["n_ref"],
+             "error_budget": {"r": {"network_calibrated": round(r_net, 4), "feff_phase": FEFF_PHASE_R},
+                              "n": {"network_calibrated": get(f"n{i}_err"),
+                                    "note": "includes the S0^2 prior 0.6-1.05 the network was trained over"},
+                              "sigma2": {"network_calibrated": s2_net, "feff_amplitude": FEFF_AMP_SIGMA2}}}
+        s["flags"] = {"sigma2_negative_beyond_error": s["sigma2"] is not None and s["sigma2"] + s["sigma2_err"] < 0}
+        shells.append(s)
+    return shells
+
+
+@register("nn")
+def nn_method(plan, data: ChiInput) -> MethodOutput:
+    """The calibrated network ensemble (exelfs.nn) on one spectrum: the batch call with one row."""
+    out = nn_batch(plan, data.k, data.chi, data.k_range, data.kweight, data.l2_shift_ev)
+    model = plan.__dict__["_nn_model"]
+    glob = {k: float(out[k][0]) if k in out else None for k in ("e0_shift", "e0_shift_err", "s02", "s02_err")}
+    stats = {"k_range": list(out["k_range_used"]), **glob, "ood_reason": out["ood_reason"][0],
+             "n_from": "the network (N from the amplitude, S0^2 estimated alongside)",
+             "reconstruction_r_factor": float(out["flag_misfit"][0]) if "flag_misfit" in out else None,
+             "network": {"architecture": model.cfg.architecture, "input_mode": model.cfg.input_mode,
+                         "scores": model.meta.get("scores"), "thresholds": model.meta.get("thresholds")}}
+    warnings = list(plan.__dict__.get("_nn_notes", []))
+    if out["ood"][0]:
+        warnings.append(f"the network has not seen spectra like this one: {out['ood_reason'][0]}")
+    return MethodOutput(shells=_nn_shells(out), warnings=warnings, stats=stats,
+                        model={"paths": [], "network": model.meta.get("scores")})
+
+
+nn_method.batch = nn_batch

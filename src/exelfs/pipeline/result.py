@@ -49,7 +49,8 @@ class Result:
     warnings. settings: every choice {name: {value, set_by, reason}}. arrays: 'energy', 'signal',
     'pre_edge', 'mu', 'mu0', 'post_edge' (eV axis), 'k', 'chi' (extraction grid), 'fit_k', 'fit_chi',
     'chi_model', 'kwin' (fit grid), 'r', 'chir', 'chir_model', 'rwin' (complex chi(R) of k^w chi).
-    model: the fitted model as data (params, paths). source: input path; report: written report page."""
+    model: the fitted model as data (params, paths). source: input path; report: written report page.
+    parts, chosen: with method 'both', each method's own Result and which one gave the top-level shells."""
 
     edge: str
     structure: str
@@ -69,6 +70,8 @@ class Result:
     model: dict = field(default_factory=dict, repr=False)
     source: str | None = None
     report: str | None = None
+    parts: dict = field(default_factory=dict, repr=False)  # method 'both': {"fit": Result, "nn": Result}
+    chosen: str | None = None  # method 'both': whose shells are the top-level ones
 
     def to_json(self) -> dict:
         """The ``analyze --json`` object (DESIGN.md) minus "file": contract keys, fit statistics, every
@@ -91,6 +94,12 @@ class Result:
                               for p in self.model.get("paths", [])]
         if self.report:
             out["report"] = self.report
+        if self.parts:
+            out["chosen"] = self.chosen
+            for name, part in self.parts.items():
+                sub = part.to_json()
+                out[name] = {k: sub[k] for k in ("shells", "undetermined_shells", "warnings", "k_range", "e0_shift",
+                                                 "r_factor", "n_from") if k in sub}
         return _jsonable(out)
 
     def __getitem__(self, key):
@@ -153,6 +162,11 @@ def format_result(result: Result, file: str | None = None) -> str:
         lines.append(f"undetermined: {s['scatterer']} near {s['r']:.2f} A ({s['reason']})")
     if j.get("n_from"):
         lines.append(f"N: {j['n_from']}")
+    for name in ("fit", "nn") if result.parts else ():
+        part = j[name]
+        s = part["shells"][0] if part["shells"] else None
+        lines.append(f"{name}: " + (f"R1 = {s['r']:.3f} +- {s['r_err']:.3f} A" if s else "first shell undetermined")
+                     + ("   (top-level shells)" if name == result.chosen else ""))
     lines += [f"warning: {w}" for w in j["warnings"]]
     if j.get("report"):
         lines.append(f"report: {j['report']}")

@@ -119,18 +119,10 @@ def _arrays(ext, curves) -> dict:
     return a
 
 
-def run(plan: Plan, data, lowloss=None, method: str = "fit") -> Result:
-    """Analyse one spectrum (a spectrum image is summed) or chi(k) data under ``plan`` with ``method``."""
-    data = as_data(data)
-    func = get_method(method)
-    choices = plan.choices.copy()
-    warnings = list(plan.warnings) + [str(w) for w in (getattr(data, "metadata", None) or {}).get("warnings", [])]
-    if isinstance(data, Spectrum) and data.nav_shape:
-        warnings.append(f"spectrum image {data.nav_shape}: analysed the sum of its spectra")
-        data = data.summed()
-    chi_input, ext = _extract(plan, data, lowloss, choices, warnings)
-    chi_input.r_range = _r_window(plan)
-    out = func(plan, chi_input)
+def _run_method(plan: Plan, data, chi_input, ext, method: str, choices, warnings) -> Result:
+    """One method on chi(k) already extracted: its shells judged by the honesty rule, as a Result."""
+    out = get_method(method)(plan, chi_input)
+    warnings = list(warnings)
     warnings += [w for w in plan.warnings if w not in warnings]  # FEFF cache notes of plan.paths
     warnings += out.warnings
     shells = [dict(s) for s in out.shells]
@@ -148,6 +140,38 @@ def run(plan: Plan, data, lowloss=None, method: str = "fit") -> Result:
                   warnings=list(dict.fromkeys(warnings)), settings=choices.as_dict(), stats=out.stats,
                   t_lambda=None if ext is None else ext.t_lambda, arrays=_arrays(ext, out.curves), model=out.model,
                   source=getattr(data, "source", None))
+
+
+def _both(fit: Result, nn: Result) -> Result:
+    """fit and nn side by side; the top-level shells are the answered first shell with the smaller R error."""
+    def r_err(res):
+        return res.shells[0]["r_err"] if res.shells else float("inf")
+
+    top, other = (nn, fit) if r_err(nn) < r_err(fit) else (fit, nn)
+    why = ("neither method answered the first shell: top-level shells are the fit's" if not (fit.shells or nn.shells)
+           else f"top-level shells are the {'network' if top is nn else 'fit'}'s ({top.method}: the smaller "
+                f"first-shell R error); each method's own answer is under '{top.method}' and '{other.method}'")
+    warnings = list(dict.fromkeys(top.warnings + other.warnings + [why]))
+    return Result(**{**{f: getattr(top, f) for f in top.__dataclass_fields__}, "method": "both",
+                     "warnings": warnings, "parts": {"fit": fit, "nn": nn}, "chosen": top.method})
+
+
+def run(plan: Plan, data, lowloss=None, method: str = "fit") -> Result:
+    """Analyse one spectrum (a spectrum image is summed) or chi(k) data under ``plan`` with ``method``
+    ('fit', 'nn', or 'both': each on the same extracted chi(k))."""
+    data = as_data(data)
+    methods = ["fit", "nn"] if method == "both" else [method]
+    for m in methods:
+        get_method(m)
+    choices = plan.choices.copy()
+    warnings = list(plan.warnings) + [str(w) for w in (getattr(data, "metadata", None) or {}).get("warnings", [])]
+    if isinstance(data, Spectrum) and data.nav_shape:
+        warnings.append(f"spectrum image {data.nav_shape}: analysed the sum of its spectra")
+        data = data.summed()
+    chi_input, ext = _extract(plan, data, lowloss, choices, warnings)
+    chi_input.r_range = _r_window(plan)
+    results = [_run_method(plan, data, chi_input, ext, m, choices, warnings) for m in methods]
+    return _both(*results) if method == "both" else results[0]
 
 
 def run_pixels(plan: Plan, image, lowloss=None, method: str = "fit") -> np.ndarray:
@@ -174,7 +198,7 @@ def analyze(data, edge: str | None = None, structure=None, lowloss=None, method:
     data: a Spectrum (EELS or X-ray mu(E); a spectrum image is summed), a ChiData or a HyperSpy signal.
     edge: 'El_EDGE' (e.g. 'O_K'); from the file's metadata or identification when None. structure: element,
     formula, CIF path or ase.Atoms; proposed from the identified elements when None. lowloss: EELS low-loss
-    for Fourier-ratio deconvolution. method: 'fit'. report_dir: folder for figures, page, data and a Larch
+    for Fourier-ratio deconvolution. method: 'fit', 'nn' or 'both'. report_dir: folder for figures, page, data and a Larch
     script. controls: kmin, kmax (1/A), kweight, e0 (eV), rbkg, rmin, rmax (A), s02, shells (see Settings)."""
     plan = make_plan(data, edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
     result = run(plan, data, lowloss=lowloss, method=method)

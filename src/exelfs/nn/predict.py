@@ -1,0 +1,207 @@
+"""A trained, calibrated network: predictions with uncertainties, the unseen-spectrum flags, save and load.
+
+``NNModel.batch(paths, k, chi, k_range, l2_shift_ev)`` gives, per spectrum, R, N and sigma2 of every
+modelled shell with 1-sigma errors (calibrated on held-out synthetic data), delta E0 and S0^2, and an
+``ood`` flag: the ensemble members disagree beyond what held-out data ever showed, or the forward model at
+the predicted parameters misses the data both relative to the signal and relative to the data's own
+noise, or the k range lies outside the trained one. Units: R A, sigma2 A^2, E0 eV, k 1/A.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..theory.shells import group_shells
+from .config import TrainConfig
+from .data import K_INPUT, clean_chi, features, noise_level, on_fine_grid
+
+WEIGHTS, META = "weights.pt", "meta.json"
+OUTER_SIGMA2 = 0.016  # A^2: outer shells in the reconstruction (a nuisance the network does not report)
+
+
+class ModelFileError(InputError):
+    """A saved model that is damaged or is not an exelfs network."""
+
+
+@dataclass
+class NNModel:
+    """Network, its recipe and calibration. names: outputs ('r1', 'n1', 'sigma2_1', ..., 'e0_shift',
+    's02'); x_scale, y_mean, y_std: input/output scaling; scale: calibrated sigma factors per output;
+    rmse: held-out RMS error (standardised) that point-estimate designs use as their sigma; shells: the
+    modelled shells; rwin: R window (A); meta: scores, thresholds, provenance."""
+
+    net: object
+    cfg: TrainConfig
+    names: list
+    x_scale: float
+    y_mean: np.ndarray
+    y_std: np.ndarray
+    scale: np.ndarray
+    gaussian: bool
+    rmse: np.ndarray
+    shells: list
+    rwin: tuple
+    l2_shift_ev: float | None
+    meta: dict = field(default_factory=dict)
+
+    # ---------------------------------------------------------------- predictions
+    def _norm_x(self, x):
+        return np.concatenate([x[:, :-2] / self.x_scale, x[:, -2:]], axis=1).astype(np.float32)
+
+    def moments(self, x, out=None):
+        """(mean, sigma) in physical units and the members' spread (standardised), for raw inputs x."""
+        from .train import ensemble_moments, run_net, torch_threads
+
+        if out is None:
+            with torch_threads(1):
+                out = run_net(self.net, self._norm_x(x))
+        mean, base, spread = ensemble_moments(out, self.gaussian, self.rmse)
+        return mean * self.y_std + self.y_mean, np.sqrt(base) * self.scale * self.y_std, spread
+
+    def _params(self, mean, paths) -> dict | None:
+        """Parameter sets (for clean_chi) at the predicted values; None when the model predicts R1 only."""
+        if "s02" not in self.names:
+            return None
+        shells_all = group_shells(paths)
+        nmod = len(self.shells)
+        reff = np.array([s["reff"] for s in shells_all])
+        col = {n: mean[:, i] for i, n in enumerate(self.names)}
+        dr = np.stack([col[f"r{i + 1}"] - reff[i] for i in range(nmod)], axis=1)
+        alpha = np.mean(dr / reff[:nmod], axis=1, keepdims=True)
+        b = len(mean)
+        deltar = np.concatenate([dr, alpha * reff[None, nmod:]], axis=1)
+        nscale = np.concatenate([np.stack([col[f"n{i + 1}"] / self.shells[i]["n"] for i in range(nmod)], axis=1),
+                                 np.ones((b, len(reff) - nmod))], axis=1)
+        sigma2 = np.concatenate([np.stack([np.clip(col[f"sigma2_{i + 1}"], 0, None) for i in range(nmod)], axis=1),
+                                 np.full((b, len(reff) - nmod), OUTER_SIGMA2)], axis=1)
+        return {"deltar": deltar, "nscale": np.clip(nscale, 0, None), "sigma2": sigma2,
+                "s02": np.clip(col["s02"], 0.05, None), "e0": col["e0_shift"], "l2w": np.full(b, 0.5)}
+
+    def flag_statistics(self, paths, x, xw, noise, kmin, kmax, out=None, mean=None, spread=None) -> dict:
+        """Per spectrum: 'spread' (members' disagreement on R1), 'misfit' (R-factor of the forward model at
+        the prediction against the Fourier-filtered data) and 'misfit_noise' (its residual over the noise)."""
+        if mean is None:
+            mean, _, spread = self.moments(x, out)
+        stats = {"spread": spread[:, 0].astype(float)} if self.net.n_members > 1 else {}
+        p = self._params(mean, paths)
+        if p is None:
+            return stats
+        chi = clean_chi(paths, group_shells(paths), p, self.l2_shift_ev)
+        _, xw_pred = features(chi, kmin, kmax, self.rwin, "windowed")
+        inside = (K_INPUT[None, :] >= np.reshape(kmin, (-1, 1))) & (K_INPUT[None, :] <= np.reshape(kmax, (-1, 1)))
+        res = np.where(inside, xw - xw_pred, 0.0)
+        ssq = np.maximum(np.sum(np.where(inside, xw, 0.0) ** 2, axis=1), 1e-12)
+        stats["misfit"] = np.sum(res ** 2, axis=1) / ssq
+        stats["misfit_noise"] = np.sum(res ** 2, axis=1) / inside.sum(axis=1) / np.maximum(noise, 1e-9) ** 2
+        return stats
+
+    def ood_reasons(self, stats: dict) -> list:
+        """Per spectrum None, or the sentence saying why the model has not seen the like of it."""
+        t = self.meta.get("thresholds", {})
+        n = len(next(iter(stats.values()))) if stats else 0
+        out = [None] * n
+        for i in range(n):
+            if "spread" in stats and stats["spread"][i] > t["spread"]:
+                out[i] = (f"the ensemble members disagree on R1 ({stats['spread'][i]:.2f} standard units; held-out "
+                          f"synthetic spectra stay below {t['spread']:.2f})")
+            elif "misfit" in stats and stats["misfit"][i] > t["misfit"] and stats["misfit_noise"][i] > t["misfit_noise"]:
+                out[i] = (f"the forward model at the network's answer misses the data (R-factor {stats['misfit'][i]:.3f}"
+                          f", {stats['misfit_noise'][i]:.1f} x the noise; held-out synthetic spectra stay below "
+                          f"{t['misfit']:.3f} or {t['misfit_noise']:.1f})")
+        return out
+
+    def batch(self, paths, k, chi, k_range, l2_shift_ev=None) -> dict:
+        """The contract's dict for chi (n_spectra, len(k)), unweighted, on one k grid (1/A)."""
+        kmin, kmax = float(k_range[0]), float(k_range[1])
+        a = self.cfg.artefacts
+        short = kmax < a.kmax[0] - 0.5 or kmin > a.kmin[1] + 0.5
+        kmin_used, kmax_used = max(kmin, a.kmin[0]), min(kmax, a.kmax[1])
+        fine = on_fine_grid(k, chi)
+        x, xw = features(fine, kmin_used, kmax_used, self.rwin, self.cfg.input_mode)
+        noise = noise_level(fine, kmin_used, kmax_used)
+        mean, sigma, spread = self.moments(x)
+        stats = self.flag_statistics(paths, x, xw, noise, np.full(len(x), kmin_used), np.full(len(x), kmax_used),
+                                     mean=mean, spread=spread)
+        reasons = self.ood_reasons(stats)
+        bad = ~np.all(np.isfinite(fine), axis=1) | (np.abs(fine).max(axis=1) == 0)
+        for i in range(len(reasons)):
+            if bad[i]:
+                reasons[i] = "the chi(k) data are empty or not finite"
+            elif short:
+                reasons[i] = (f"the k range {kmin:.1f}-{kmax:.1f} 1/A lies outside the trained ranges "
+                              f"(kmin {a.kmin[0]:g}-{a.kmin[1]:g}, kmax {a.kmax[0]:g}-{a.kmax[1]:g} 1/A)")
+        out = {}
+        for i, n in enumerate(self.names):
+            out[n], out[f"{n}_err"] = mean[:, i].astype(float), sigma[:, i].astype(float)
+        out["ood"] = np.array([r is not None for r in reasons])
+        out["ood_reason"] = reasons
+        out.update({f"flag_{k}": v for k, v in stats.items()})
+        out["k_range_used"] = (kmin_used, kmax_used)
+        out["shells"] = [{"scatterer": s["scatterer"], "r_ref": round(float(s["reff"]), 4), "n_ref": float(s["n"])}
+                         for s in self.shells]
+        return out
+
+    # ---------------------------------------------------------------- files
+    def save(self, folder) -> Path:
+        """Write weights.pt (float16 state dict) and meta.json (recipe, scores, sha256 of the weights)."""
+        import torch
+
+        from .. import __version__
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.half() if v.is_floating_point() else v for k, v in self.net.state_dict().items()}
+        torch.save(state, folder / WEIGHTS)
+        meta = {**self.meta, "format": "exelfs-nn-1", "exelfs_version": __version__, "torch_version": torch.__version__,
+                "edge": self.cfg.edge, "structure": self.cfg.structure, "kind": self.cfg.kind,
+                "absorber": self.cfg.edge.split("_")[0], "recipe": self.cfg.to_dict(), "names": self.names,
+                "x_scale": self.x_scale, "y_mean": self.y_mean.tolist(), "y_std": self.y_std.tolist(),
+                "scale": self.scale.tolist(), "gaussian": self.gaussian, "rmse": self.rmse.tolist(),
+                "shells": [{"scatterer": s["scatterer"], "reff": s["reff"], "n": s["n"]} for s in self.shells],
+                "rwin": list(self.rwin), "l2_shift_ev": self.l2_shift_ev, "n_inputs": int(K_INPUT.size + 2),
+                "sha256": _sha256(folder / WEIGHTS)}
+        (folder / META).write_text(json.dumps(meta, indent=1))
+        return folder
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_model(folder) -> NNModel:
+    """A saved model; ModelFileError (an InputError) when files are missing, damaged or tampered with."""
+    import torch
+
+    from .models import ARCHITECTURES
+
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / META).read_text())
+        if meta.get("format") != "exelfs-nn-1":
+            raise ValueError("not an exelfs network")
+        if _sha256(folder / WEIGHTS) != meta["sha256"]:
+            raise ModelFileError(f"the network in {folder} is damaged: {WEIGHTS} does not match the sha256 in "
+                                 f"{META}; delete the folder and train it again (exelfs train)")
+        cfg = TrainConfig.from_dict(meta["recipe"])
+        state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
+        net = ARCHITECTURES[cfg.architecture]["build"](meta["n_inputs"], len(meta["names"]), **cfg.arch)
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"{folder} does not hold a readable exelfs network ({type(exc).__name__}: "
+                             f"{str(exc)[:80]}); train one with exelfs train") from None
+    net.eval()
+    keys = ("thresholds", "scores", "held_out", "calibrated_on", "flagged_fraction", "losses", "seconds",
+            "paths_signature", "train_seconds")
+    return NNModel(net=net, cfg=cfg, names=meta["names"], x_scale=meta["x_scale"],
+                   y_mean=np.array(meta["y_mean"], np.float32), y_std=np.array(meta["y_std"], np.float32),
+                   scale=np.array(meta["scale"]), gaussian=meta["gaussian"], rmse=np.array(meta["rmse"]),
+                   shells=meta["shells"], rwin=tuple(meta["rwin"]), l2_shift_ev=meta["l2_shift_ev"],
+                   meta={k: meta[k] for k in keys if k in meta})

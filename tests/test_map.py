@@ -93,6 +93,42 @@ def test_distributed_cluster_gives_the_local_result(image, fit_map):
     np.testing.assert_array_equal(remote.values, fit_map.values)
 
 
+@pytest.fixture(scope="module")
+def nn_map(image, tmp_path_factory):
+    """The nn map of the same image with a tiny network (trained here, cached in a temporary folder) and one
+    pixel dimmed 100000x (too weak for an answer)."""
+    from exelfs.nn import default_config, get_model
+    from exelfs.pipeline import make_plan
+
+    sig, _ = image
+    dim = sig.deepcopy()
+    dim.data[1, 3] = np.random.default_rng(3).poisson(dim.data[1, 3] * 1e-5)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EXELFS_CACHE", str(tmp_path_factory.mktemp("nn-cache")))
+    total = Spectrum(dim.axes_manager.signal_axes[0].axis, dim.data.reshape(-1, dim.data.shape[-1]).sum(0))
+    plan = make_plan(total, edge="Mg_K", structure="MgO")
+    cfg = default_config("MgO", "Mg_K", "eels", samples=2000, epochs=3, calibration_samples=500, seed=3)
+    plan.__dict__["_nn_model"], _ = get_model(plan.paths, cfg, progress=False)
+    try:
+        yield map_image(dim, plan=plan, method="nn")
+    finally:
+        mp.undo()
+
+
+def test_nn_map_tells_the_regions_apart_and_masks_weak_pixels(image, nn_map):
+    _, truth = image
+    assert nn_map["mask"][1, 3] == 1 and np.isnan(nn_map["r1"][1, 3])  # weak signal
+    assert nn_map.mask_counts() == {"total": 1, "weak_signal": 1, "ood": 0, "rejected": 0, "failed": 0}
+    r1, err = nn_map["r1"], nn_map["r1_err"]
+    left, right = truth < 2.15, (truth > 2.15) & ~nn_map.mask
+    assert np.nanmin(r1[right]) > np.nanmax(r1[left])
+    for region in (left, right):
+        assert abs(np.median(r1[region]) - truth[region][0]) < 2 * np.median(err[region])
+    assert np.all(err[~nn_map.mask] < 0.15)  # answered: known better than the honesty rule's limit
+    j = nn_map.to_json()
+    assert j["method"] == "nn" and j["masked"]["weak_signal"] == 1 and j["pixels"] == 8
+
+
 def test_hspy_output_opens_with_navigation_axes(fit_map, tmp_path):
     import hyperspy.api as hs
 

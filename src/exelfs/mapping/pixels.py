@@ -52,11 +52,16 @@ def extract_rows(setup, counts: np.ndarray, ll_counts: np.ndarray | None = None)
     return {"chi": chi, "mu0": mu0, "snr": snr, "usable": usable}
 
 
-def _energy_scale(r, r_err):
-    """EELS: the energy scale is known to ~1 %, and R scales with it (the pipeline's rule)."""
+def _nn_errors(values: dict, n_shells: int) -> None:
+    """The single-spectrum nn method's error terms on the network's calibrated errors: FEFF phase (R) and
+    amplitude (sigma2) accuracy, and for EELS the ~1 % energy-scale uncertainty that R scales with."""
+    from ..pipeline.methods import FEFF_AMP_SIGMA2, FEFF_PHASE_R
     from ..pipeline.run import EELS_DISPERSION_REL
 
-    return np.hypot(r_err, EELS_DISPERSION_REL * np.abs(r))
+    for i in range(1, n_shells + 1):
+        r = values[f"r{i}"]
+        values[f"r{i}_err"] = np.sqrt(values[f"r{i}_err"] ** 2 + FEFF_PHASE_R ** 2 + (EELS_DISPERSION_REL * r) ** 2)
+        values[f"sigma2_{i}_err"] = np.hypot(values[f"sigma2_{i}_err"], FEFF_AMP_SIGMA2)
 
 
 def _nn_rows(setup, chi) -> tuple[dict, np.ndarray]:
@@ -68,15 +73,13 @@ def _nn_rows(setup, chi) -> tuple[dict, np.ndarray]:
                                  l2_shift_ev=setup.l2_shift_ev)
     n = chi.shape[0]
     values = {name: np.asarray(out.get(name, np.full(n, np.nan)), float) for name in setup.names[:-2]}
-    for i in range(1, setup.n_shells + 1):
-        values[f"r{i}_err"] = _energy_scale(values[f"r{i}"], values[f"r{i}_err"])
+    _nn_errors(values, setup.n_shells)
     code = np.where(np.asarray(out.get("ood", np.zeros(n, bool)), bool), OOD, ANSWERED)
     # the honesty rule's per-shell tests, vectorised: R known no better than R_ERR_ANSWER, or sigma2
     # negative beyond its error, leaves the first shell (and so the pixel) undetermined
-    bad = (values["r1_err"] > R_ERR_ANSWER) | (values["sigma2_1"] + values["sigma2_1_err"] < 0) | ~np.isfinite(
-        values["r1"])
-    code = np.where((code == ANSWERED) & bad, REJECTED, code)
-    return values, code
+    bad = ((values["r1_err"] > R_ERR_ANSWER) | (values["sigma2_1"] + values["sigma2_1_err"] < 0)
+           | ~np.isfinite(values["r1"]))
+    return values, np.where((code == ANSWERED) & bad, REJECTED, code)
 
 
 def _fit_one(setup, chi_row) -> tuple[dict, int]:

@@ -138,7 +138,7 @@ def _pixel_graph(image, ll, setup, pixels):
 
 def map_image(data, edge: str | None = None, structure=None, lowloss=None, method: str = "fit", bin=None,
               scheduler=None, min_snr: float = MIN_EDGE_SNR, chunk_pixels: int | None = None,
-              progress: bool = False, reuse: MapResult | None = None, **controls) -> MapResult:
+              progress: bool = False, reuse: MapResult | None = None, plan=None, **controls) -> MapResult:
     """Maps of R, N, sigma2 (and their 1-sigma errors) over a spectrum image.
 
     data: a path, a HyperSpy signal (lazy or not) or a Spectrum with navigation axes. edge, structure and
@@ -147,8 +147,9 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
     method: 'nn' (the network's batched call) or 'fit' (Larch shell fit per pixel). bin: '2x2' (x first) or
     a number. scheduler: None (local), a dask.distributed address or Client. min_snr: edge-step SNR
     below which a pixel is masked. reuse: an earlier MapResult whose plan and choices (from its own sum)
-    are applied to this image as they are (a series of images analysed alike). Returns a MapResult
-    (``signal``, ``maps``, ``to_json``, ``save``)."""
+    are applied to this image as they are (a series of images analysed alike). plan: a pipeline Plan
+    (``make_plan``) to use instead of making one from edge, structure and controls (e.g. one that already
+    holds its network). Returns a MapResult (``signal``, ``maps``, ``to_json``, ``save``)."""
     from ..pipeline import Settings, make_plan
 
     _check_method(method)
@@ -162,7 +163,8 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
         setup, sum_result = _reused(reuse, image, method)
     else:
         total = image.summed()
-        plan = make_plan(total, edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
+        if plan is None:
+            plan = make_plan(total, edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
         setup, sum_result = _sum_setup(plan, image, total, ll, method, min_snr)
         setup.n_shells, setup.shells_ref = _shells(setup, total)
         setup.names = parameter_names(setup.n_shells)

@@ -82,10 +82,10 @@ def test_near_edge_only_is_refused(real_dir):
         analyze(spectrum, edge="O_K", structure="MgO")
 
 
-def test_nn_not_available_and_chi_needs_edge(real_dir):
+def test_unknown_method_and_chi_needs_edge(real_dir):
     chi = read_spectrum(real_dir / "xas_Cu_K_foil_10K_reference_chi.chi")
-    with pytest.raises(InputError, match="neural-network"):
-        analyze(chi, edge="Cu_K", structure="Cu", method="nn")
+    with pytest.raises(InputError, match="unknown method"):
+        analyze(chi, edge="Cu_K", structure="Cu", method="svm")
     if not chi.metadata.get("edge"):
         with pytest.raises(InputError):
             analyze(chi, structure="Cu")

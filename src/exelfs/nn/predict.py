@@ -116,12 +116,19 @@ class NNModel:
                           f"{t['misfit']:.3f} or {t['misfit_noise']:.1f})")
         return out
 
+    def k_range_used(self, k_range) -> tuple:
+        """The part of k_range (1/A) the network reads: within the trained kmin and kmax ranges."""
+        a = self.cfg.artefacts
+        return max(float(k_range[0]), a.kmin[0]), min(float(k_range[1]), a.kmax[1])
+
     def batch(self, paths, k, chi, k_range, l2_shift_ev=None) -> dict:
-        """The contract's dict for chi (n_spectra, len(k)), unweighted, on one k grid (1/A)."""
+        """The contract's dict for chi (n_spectra, len(k)), unweighted, on one k grid (1/A); besides the
+        contract's keys, "ood_reason" (per spectrum a sentence or None) and the flag statistics
+        "flag_spread", "flag_misfit", "flag_misfit_noise" (float arrays)."""
         kmin, kmax = float(k_range[0]), float(k_range[1])
         a = self.cfg.artefacts
         short = kmax < a.kmax[0] - 0.5 or kmin > a.kmin[1] + 0.5
-        kmin_used, kmax_used = max(kmin, a.kmin[0]), min(kmax, a.kmax[1])
+        kmin_used, kmax_used = self.k_range_used(k_range)
         fine = on_fine_grid(k, chi)
         x, xw = features(fine, kmin_used, kmax_used, self.rwin, self.cfg.input_mode)
         noise = noise_level(fine, kmin_used, kmax_used)
@@ -142,7 +149,6 @@ class NNModel:
         out["ood"] = np.array([r is not None for r in reasons])
         out["ood_reason"] = reasons
         out.update({f"flag_{k}": v for k, v in stats.items()})
-        out["k_range_used"] = (kmin_used, kmax_used)
         out["shells"] = [{"scatterer": s["scatterer"], "r_ref": round(float(s["reff"]), 4), "n_ref": float(s["n"])}
                          for s in self.shells]
         return out

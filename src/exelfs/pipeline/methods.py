@@ -134,7 +134,7 @@ def nn_method(plan, data: ChiInput) -> MethodOutput:
     out = nn_batch(plan, data.k, data.chi, data.k_range, data.kweight, data.l2_shift_ev)
     model = plan.__dict__["_nn_model"]
     glob = {k: float(out[k][0]) if k in out else None for k in ("e0_shift", "e0_shift_err", "s02", "s02_err")}
-    stats = {"k_range": list(out["k_range_used"]), **glob, "ood_reason": out["ood_reason"][0],
+    stats = {"k_range": list(model.k_range_used(data.k_range)), **glob, "ood_reason": out["ood_reason"][0],
              "n_from": "the network (N from the amplitude, S0^2 estimated alongside)",
              "reconstruction_r_factor": float(out["flag_misfit"][0]) if "flag_misfit" in out else None,
              "network": {"architecture": model.cfg.architecture, "input_mode": model.cfg.input_mode,

@@ -3,7 +3,8 @@
 The navigation axes are cut into chunks (the energy axis stays whole); ``dask.array.blockwise`` applies
 ``pixels.analyse_block`` to each, so memory holds a few chunks at a time whatever the image size. The
 local scheduler runs it (threads; processes for fit maps of FIT_PROCESSES_MIN pixels or more), or an
-existing dask.distributed cluster (``scheduler='tcp://...'`` or a ``distributed.Client``). Units: eV, 1/angstrom, angstrom.
+existing dask.distributed cluster (``scheduler='tcp://...'`` or a ``distributed.Client``).
+Units: eV, 1/angstrom, angstrom.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _client(scheduler):
     from distributed import Client
 
     try:
-        return Client(str(scheduler), timeout="10s")
+        return Client(str(scheduler), timeout="5s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputError(f"no dask scheduler answers at {scheduler} ({type(exc).__name__}): start one "
                          "(dask scheduler / dask worker) or leave out --scheduler") from None
@@ -150,11 +151,22 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
     are applied to this image as they are (a series of images analysed alike). plan: a pipeline Plan
     (``make_plan``) to use instead of making one from edge, structure and controls (e.g. one that already
     holds its network). Returns a MapResult (``signal``, ``maps``, ``to_json``, ``save``)."""
-    from ..pipeline import Settings, make_plan
-
     _check_method(method)
     t_start = time.perf_counter()
-    picklable = scheduler is not None or method == "fit"  # for a cluster or local processes
+    client = _client(scheduler)  # before any work: an unreachable scheduler is said at once
+    try:
+        return _map(data, edge, structure, lowloss, method, bin, client, min_snr, chunk_pixels, progress, reuse,
+                    plan, controls, t_start)
+    finally:
+        if client is not None and client is not scheduler:
+            client.close()  # a client made here from an address (one given by the caller stays open)
+
+
+def _map(data, edge, structure, lowloss, method, bin, client, min_snr, chunk_pixels, progress, reuse, plan,
+         controls, t_start) -> MapResult:
+    from ..pipeline import Settings, make_plan
+
+    picklable = client is not None or method == "fit"  # for a cluster or local processes
     image = load_image(data, distributed=picklable)
     factors = parse_bin(bin, len(image.nav_shape))
     image = bin_image(image, factors)
@@ -171,14 +183,13 @@ def map_image(data, edge: str | None = None, structure=None, lowloss=None, metho
     t_setup = time.perf_counter()
     pixels = chunk_pixels or (NN_CHUNK_PIXELS if method == "nn" else FIT_CHUNK_PIXELS)
     out = _pixel_graph(image, ll, setup, pixels)
-    client = _client(scheduler)
     local = "processes" if method == "fit" and np.prod(image.nav_shape) >= FIT_PROCESSES_MIN else "threads"
     values = _compute(out, client, progress, local)
     t_end = time.perf_counter()
     timing = {"setup_s": t_setup - t_start, "pixels_s": t_end - t_setup, "total_s": t_end - t_start}
     settings = {"method": method, "bin": None if factors is None else "x".join(str(f) for f in factors[::-1]),
-                "scheduler": f"local {local}" if client is None else str(scheduler), "min_snr": setup.min_snr,
-                "chunk_pixels": pixels, "reused_plan": reuse is not None}
+                "scheduler": f"local {local}" if client is None else str(client.scheduler.address),
+                "min_snr": setup.min_snr, "chunk_pixels": pixels, "reused_plan": reuse is not None}
     return MapResult(setup=setup, values=values, nav_axes=image.nav_axes, sum_result=sum_result, image=image,
                      timing=timing, settings=settings)
 

@@ -225,16 +225,16 @@ def test_batch_deconvolution_matches_exspy(real_dir):
     np.testing.assert_allclose(ours[1], 2 * ours[0], rtol=1e-9, atol=1e-6 * np.abs(ours[0]).max())
 
 
-def test_real_hbn_image(real_dir, manifest):
-    """The real h-BN line scan (200 pixels, binned by 100 to 2): B K with the low-loss, classical fit."""
-    ref = next(m for m in manifest if m["file"] == HBN)["shells"]["B_K"][0]["r"]
+def test_real_hbn_image(real_dir):
+    """The real h-BN line scan (200 pixels, binned by 100 to 2): B K with the low-loss, classical fit. The
+    k range ends at 7 1/A (N K edge at 400 eV): the first shell has fewer independent points than the fit's
+    parameters, so the honesty rule rejects it on the sum (``analyze``) and in every pixel alike: the map
+    masks them instead of guessing. (The nn map of all 200 pixels answers: benchmarks / report.)"""
     res = map_image(real_dir / HBN, edge="B_K", structure="BN", lowloss=real_dir / HBN_LL, method="fit", bin="100")
     j = res.to_json()
     assert j["pixels"] == 2 and res.values.shape[0] == 2
-    assert abs(res.setup.e0 - 200.0) < 5 and res.setup.lowloss is not None
-    assert np.all(res["snr"] > 10)  # strong pixels: whatever is masked is the fit's doing, not the signal's
-    masked = j["masked"]
-    assert masked["total"] == masked["rejected"] + masked["failed"]
-    answered = res["r1"][~res.mask]
-    if answered.size:
-        assert abs(float(np.median(answered)) - ref) < 0.1
+    assert abs(res.setup.e0 - 200.0) < 5 and res.setup.lowloss is not None and res.setup.k_range[1] < 7.5
+    assert np.all(res["snr"] > 10)  # strong pixels: the mask is the honesty rule's doing, not the signal's
+    assert not res.sum_result.shells and res.sum_result.undetermined_shells
+    assert j["masked"] == {"total": 2, "weak_signal": 0, "ood": 0, "rejected": 2, "failed": 0}
+    assert j["parameters"]["r1"]["median"] is None and np.all(np.isnan(res["r1"]))

@@ -30,6 +30,8 @@ EXAMPLES = {
                 "  exelfs analyze cu_10-50-150K.prj --edge Cu_K --structure Cu --series temperature=10,50,150"),
     "demo": "example:\n  exelfs demo --out exelfs-demo",
     "gui": "examples:\n  exelfs gui\n  exelfs gui --port 8060 --max-upload-mb 500",
+    "map": ("examples:\n  exelfs map image.dm4 --edge B_K --structure BN --lowloss ll.msa --method nn --out maps.hspy\n"
+            "  exelfs map image.hspy --edge O_K --method fit --bin 2x2 --scheduler tcp://127.0.0.1:8786 --json"),
     "train": ("examples:\n  exelfs train --edge O_K --structure NiO\n"
               "  exelfs train --edge Cu_K --structure Cu --kind xas --out my-models --samples 60000 --seed 1\n"
               "  exelfs train --edge O_K --structure NiO --config run.toml"),
@@ -180,6 +182,31 @@ def cmd_analyze(args):
         raise SystemExit(2)
 
 
+def cmd_map(args):
+    from .mapping import map_image
+
+    out = check_output_file(args.out, "--out")
+    if out is not None and out.suffix.lower() != ".hspy":
+        raise InputError(f"--out {args.out}: maps are written as a HyperSpy file: give a name ending in .hspy")
+    controls = {name: getattr(args, name) for name, *_ in CONTROLS}
+    result = map_image(args.file, edge=args.edge, structure=args.structure, lowloss=args.lowloss,
+                       method=args.method, bin=args.bin, scheduler=args.scheduler, progress=True, **controls)
+    if out is not None:
+        result.save(out)
+    if args.json:
+        _print_json(result.to_json(file=args.file, out=out))
+    else:
+        j = result.to_json(file=args.file, out=out)
+        print(f"{j['file']}: {j['edge']} maps by {j['method']}, {j['pixels']} pixels, {j['masked']['total']} masked "
+              f"({j['pixels_per_s']:g} pixels/s)")
+        for name, v in j["parameters"].items():
+            if not name.endswith("_err") and v["median"] is not None:
+                print(f"  {name:>10}: median {v['median']:.4g}  (5-95 %: {v['p05']:.4g} - {v['p95']:.4g})")
+        print("\n".join(f"warning: {w}" for w in j["warnings"]))
+        if out is not None:
+            print(f"maps: {out}")
+
+
 def cmd_demo(args):
     from .demo import run_demo
 
@@ -248,6 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "sigma2(T) of the first shell")
     s.add_argument("--series-model", choices=["einstein", "debye"], default="einstein",
                    help="sigma2(T) model of --series (default: einstein)")
+
+    s = _sub(sub, "map", "maps of R, N and sigma2 over a spectrum image (nn or per-pixel fit, dask)", cmd_map)
+    s.add_argument("file", help="EELS spectrum image (.dm3, .dm4, .hspy, .emd: read lazily)")
+    s.add_argument("--edge", metavar="El_EDGE", help="edge to map, e.g. B_K (default: identified on the sum)")
+    s.add_argument("--structure", metavar="SPEC", help="reference structure (default: proposed)")
+    s.add_argument("--lowloss", metavar="FILE", help="low-loss spectrum or image for plural-scattering removal")
+    s.add_argument("--method", choices=["nn", "fit"], default="nn", help="analysis method (default nn)")
+    s.add_argument("--out", metavar="FILE.hspy", help="write the maps (value and error per parameter), PNGs beside")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler (default: local)")
+    s.add_argument("--bin", metavar="2x2", help="sum pixels in blocks before the analysis (x first)")
+    for name, kind, metavar, text in CONTROLS:
+        s.add_argument(f"--{name}", type=kind, metavar=metavar, help=f"{text} (default: automatic)")
 
     s = _sub(sub, "train", "train a calibrated network for one edge and structure (the nn method)", cmd_train)
     s.add_argument("--edge", metavar="El_EDGE", help="edge, e.g. O_K (or from --config)")

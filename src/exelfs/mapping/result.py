@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..pipeline.result import jsonable
 from .pixels import ANSWERED, MASK_NAMES
 
 UNITS = {"r": "A", "sigma2": "A^2", "n": "", "e0": "eV", "snr": "", "mask": ""}
@@ -25,18 +26,6 @@ def unit_of(name: str) -> str:
         if name.startswith(prefix):
             return unit
     return ""
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
 
 
 @dataclass
@@ -87,7 +76,7 @@ class MapResult:
     def run_record(self) -> dict:
         """Everything about the run as plain data: choices of the plan, the sum's extraction and answer."""
         s, r = self.setup, self.sum_result
-        return _jsonable({
+        return jsonable({
             "edge": s.plan.edge, "structure": s.plan.structure, "method": s.method, "e0_ev": round(s.e0, 2),
             "k_range": [round(x, 3) for x in s.k_range], "kweight": s.kweight, "rbkg": s.plan.rbkg,
             "pre_edge_window_ev": [round(x, 2) for x in s.window], "e_end_ev": round(s.e_end, 2),
@@ -113,7 +102,7 @@ class MapResult:
         warnings (plus structure, e0_ev, k_range, timing)."""
         rec = self.run_record()
         pixels = int(np.prod(self.values.shape[:-1]))
-        return _jsonable({"file": None if file is None else str(file), "edge": rec["edge"],
+        return jsonable({"file": None if file is None else str(file), "edge": rec["edge"],
                           "structure": rec["structure"], "method": rec["method"], "pixels": pixels,
                           "parameters": self.summary(), "out": None if out is None else str(out),
                           "masked": self.mask_counts(), "e0_ev": rec["e0_ev"], "k_range": rec["k_range"],

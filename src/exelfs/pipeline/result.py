@@ -28,15 +28,16 @@ ERROR_MODEL = {
 }
 
 
-def _jsonable(obj):
+def jsonable(obj):
+    """obj with numpy scalars and arrays as Python numbers and lists, and NaN/inf as None (for JSON)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
+        return jsonable(obj.item())
     if isinstance(obj, float) and not np.isfinite(obj):
         return None
     return obj
@@ -100,7 +101,7 @@ class Result:
                 sub = part.to_json()
                 out[name] = {k: sub[k] for k in ("shells", "undetermined_shells", "warnings", "k_range", "e0_shift",
                                                  "r_factor", "n_from") if k in sub}
-        return _jsonable(out)
+        return jsonable(out)
 
     def __getitem__(self, key):
         """Dict-style access to the JSON keys: ``result["shells"]``."""

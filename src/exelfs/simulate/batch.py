@@ -32,7 +32,7 @@ import scipy.fft
 from ..edges.tables import all_edges, edge_entry, parse_edge
 from ..errors import InputError
 from ..units import KTOE
-from .eels import EELSConfig, _fast_len, edge_shape, edge_strength, l_shell_shape
+from .eels import EELSConfig, _fast_len, edge_shape, edge_strength, l_energies, l_shell_shape
 from .nearedge import TM_3D, elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 POISSON_BELOW = 100.0  # expected counts per channel below which noise is drawn exactly (Poisson)
@@ -262,16 +262,9 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             others.append(ent.name)
             other_w.append(atoms)
             if ent.edge[0] == "L":
-                oe = {}
-                for sub in ("L3", "L2", "L1"):
-                    try:
-                        oe[sub] = edge_entry(el, sub).energy
-                    except InputError:
-                        oe[sub] = None
-                e3o = oe["L3"] if oe["L3"] is not None else ent.energy
-                e2o = oe["L2"] if oe["L2"] is not None else e3o
+                e3o, e2o, e1o = l_energies(el, ent.energy)
                 w1o = _draw_n(cfg.l1_weight, rng, n) if solid else ones
-                terms = l_terms(el, e3o, e2o, oe["L1"], step, False, f"{el}_", 0.5 * ones, w1o, False)
+                terms = l_terms(el, e3o, e2o, e1o, step, False, f"{el}_", 0.5 * ones, w1o, False)
                 # today's model: the L shell of another element carries the statistical 1 : 2 L2 : L3 split
                 edges += terms
                 if solid and white_line_family(el, "L3"):

@@ -206,6 +206,18 @@ def edge_shape(element: str, shell: str, energy, onset: float, beam_energy_kev: 
 L1_STEP_FALLBACK = 0.1
 
 
+def l_energies(element: str, fallback: float) -> tuple:
+    """(L3, L2, L1) onsets (eV) of ``element``: L3 falls back to ``fallback``, L2 to L3, L1 to None."""
+    found = {}
+    for sub in ("L3", "L2", "L1"):
+        try:
+            found[sub] = edge_entry(element, sub).energy
+        except InputError:
+            found[sub] = None
+    e3 = found["L3"] if found["L3"] is not None else fallback
+    return e3, found["L2"] if found["L2"] is not None else e3, found["L1"]
+
+
 def l_shell_shape(element: str, energy, e3: float, e2: float, e1: float | None, l2_weight: float,
                   beam_energy_kev: float, collection_mrad: float):
     """The L shell as three edges, each with exactly one step: (l3, l2, l1) on `energy` (eV).
@@ -479,15 +491,8 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
             atoms = draw(cfg.other_edge_weight, rng)  # other atoms per absorber atom
             step = atoms * edge_strength(el, ent.edge, cfg.beam_energy_kev, cfg.collection_mrad) / main_strength
             if ent.edge[0] == "L":
-                oe = {}
-                for sub in ("L3", "L2", "L1"):
-                    try:
-                        oe[sub] = edge_entry(el, sub).energy
-                    except InputError:
-                        oe[sub] = None
-                e3o = oe["L3"] if oe["L3"] is not None else ent.energy
-                parts = l_shell_shape(el, fe, e3o, oe["L2"] if oe["L2"] is not None else e3o, oe["L1"], 0.5,
-                                      cfg.beam_energy_kev, cfg.collection_mrad)
+                e3o, e2o, e1o = l_energies(el, ent.energy)
+                parts = l_shell_shape(el, fe, e3o, e2o, e1o, 0.5, cfg.beam_energy_kev, cfg.collection_mrad)
                 shape = sum(x for x in parts if x is not None)
             else:
                 shape = edge_shape(el, ent.edge, fe, ent.energy, cfg.beam_energy_kev, cfg.collection_mrad)

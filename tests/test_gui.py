@@ -406,7 +406,17 @@ def test_spectrum_image_pick_pixel_and_region_in_the_page(browser, gui, real_dir
     try:
         _upload(page, real_dir / "eels_SI2x2_300-2348eV_rsciio.dm4", "spectrum image 2 x 2")
         expect(page.locator("#navigator-box")).to_be_visible()
-        page.mouse.click(*at(1, 0))
+        page.wait_for_function("""() => { const gd = document.querySelector('#navigator .js-plotly-plot');
+            return gd && gd._fullLayout && gd._fullLayout.xaxis && gd.data && gd.data.length > 0; }""",
+                               timeout=WAIT_MS)
+        # a click that lands while plotly is still wiring its handlers is lost: click again until it is taken
+        for _ in range(10):
+            page.mouse.click(*at(1, 0))
+            try:
+                expect(page.locator("#selection-text")).to_contain_text("pixel x = 1, y = 0", timeout=3000)
+                break
+            except AssertionError:
+                continue
         expect(page.locator("#selection-text")).to_contain_text("pixel x = 1, y = 0", timeout=WAIT_MS)
         _plot_shows(page, "pixel x = 1, y = 0")
         page.mouse.move(*at(-0.3, -0.3))            # a box over the first row (select tool)

@@ -98,7 +98,7 @@ def make_setup(plan, result, image, lowloss_sum=None, lowloss_is_image=False, me
                min_snr=MIN_EDGE_SNR) -> MapSetup:
     """The MapSetup from the pipeline's plan and its Result on the image's sum (run with ``method``)."""
     from ..edges.tables import edge_entry
-    from ..pipeline.run import _l2_shift
+    from ..pipeline.run import l2_shift
 
     a = result.arrays
     if a.get("pre_edge_window") is None or a.get("e_end") is None:
@@ -120,7 +120,7 @@ def make_setup(plan, result, image, lowloss_sum=None, lowloss_is_image=False, me
     return MapSetup(energy=energy, window=tuple(float(x) for x in a["pre_edge_window"]), e0=e0, e_end=e_end, k=k,
                     k_range=k_range, kweight=int(result.kweight),
                     r_range=tuple(result.r_range) if (method == "fit" and result.r_range) else None,
-                    l2_shift_ev=_l2_shift(plan, k_range[1]), k_op_t=batch.k_operator(energy, e0, k).T.tocsr(),
+                    l2_shift_ev=l2_shift(plan, k_range[1]), k_op_t=batch.k_operator(energy, e0, k).T.tocsr(),
                     spline=spline,
                     lowloss=ll, method=method, plan=plan, n_shells=0, min_snr=min_snr,
                     e0_start=float(result.stats.get("e0_shift") or 0.0), choice_spread=spread)

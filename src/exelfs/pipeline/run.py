@@ -28,7 +28,7 @@ def _chi_file_range(k, chi) -> tuple[float, float]:
     return CHI_KMIN, min(kmax - 0.5, CHI_KMAX_CAP)
 
 
-def _l2_shift(plan: Plan, kmax: float) -> float | None:
+def l2_shift(plan: Plan, kmax: float) -> float | None:
     """L3-L2 spacing (eV) when the L2 edge falls inside the EXELFS range of an EELS L3 edge."""
     from ..edges.tables import SPIN_ORBIT, edge_entry
 
@@ -86,7 +86,7 @@ def _extract(plan: Plan, spectrum: Spectrum, lowloss, choices, warnings):
     if s.e0 is None:
         choices.auto("e0", round(float(ext.e0), 2), f"from the data ({', '.join(sorted(ext.e0_estimates))})")
     k_range = _k_range(plan, tuple(ext.k_range), f"ends at {ext.range_limit}", choices)
-    l2 = _l2_shift(plan, k_range[1])
+    l2 = l2_shift(plan, k_range[1])
     return ChiInput(ext.k, ext.chi, k_range, kweight, plan.kind, e0=float(ext.e0), l2_shift_ev=l2), ext
 
 

@@ -29,10 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.fft
 
-from ..edges.tables import all_edges, edge_entry, parse_edge
+from ..edges.tables import edge_entry, parse_edge
 from ..errors import InputError
 from ..units import KTOE
-from .eels import EELSConfig, _fast_len, edge_shape, edge_strength, l_energies, l_shell_shape
+from .eels import (EELSConfig, _fast_len, edge_shape, edge_strength, l_energies, l_shell_shape,
+                   other_edge_families)
 from .nearedge import TM_3D, elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 POISSON_BELOW = 100.0  # expected counts per channel below which noise is drawn exactly (Poisson)
@@ -248,48 +249,40 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
     near = [(cfg.edge, element, shell, onset_tab, ones, True)] if cfg.near_edge else []
 
     others, other_w = [], []
-    for el in cfg.other_elements:
-        done = set()
-        for ent in all_edges(f_lo, f_hi):
-            if ent.element != el or ent.relevance != "Major" or ent.name == cfg.edge or el == element:
-                continue
-            family = ent.edge[0] if ent.edge[0] in "LM" else ent.edge
-            if family in done:
-                continue
-            done.add(family)
-            atoms = _draw_n(cfg.other_edge_weight, rng, n)
-            step = atoms * edge_strength(el, ent.edge, beam, coll) / main_strength
-            others.append(ent.name)
-            other_w.append(atoms)
-            if ent.edge[0] == "L":
-                e3o, e2o, e1o = l_energies(el, ent.energy)
-                w1o = _draw_n(cfg.l1_weight, rng, n) if solid else ones
-                terms = l_terms(el, e3o, e2o, e1o, step, False, f"{el}_", 0.5 * ones, w1o, False)
-                # today's model: the L shell of another element carries the statistical 1 : 2 L2 : L3 split
-                edges += terms
-                if solid and white_line_family(el, "L3"):
-                    lined.append((f"{el}_", e3o, e2o, step, False, False))
-                onset_o = e3o
-                sh_o = "L3"
-            else:
-                edges.append(_Edge(ent.name, ent.energy, edge_shape(el, ent.edge, fe, ent.energy, beam, coll),
-                                   step, False))
-                onset_o, sh_o = ent.energy, ent.edge
-                if ent.edge in ("M5", "M4"):
-                    try:
-                        e4 = edge_entry(el, "M4").energy
-                        m4 = edge_shape(el, "M4", fe, e4, beam, coll)
-                    except InputError:
-                        e4 = None
-                    sol = None
-                    if solid and white_line_family(el, "M5"):
-                        sol = (_draw_n(cfg.continuum_decay, rng, n), _draw_n(cfg.hydrogenic_mix, rng, n))
-                        edges[-1].solid = sol
-                        lined.append((f"{el}_", ent.energy, e4, step, False, True))
-                    if e4 is not None:
-                        edges.append(_Edge(f"{el}_M4", e4, m4, 0.67 * step, False, None, sol))
-            if solid and cfg.near_edge:
-                near.append((ent.name, el, sh_o, onset_o, step, False))
+    for el, ent in other_edge_families(cfg.other_elements, element, cfg.edge, f_lo, f_hi):
+        atoms = _draw_n(cfg.other_edge_weight, rng, n)
+        step = atoms * edge_strength(el, ent.edge, beam, coll) / main_strength
+        others.append(ent.name)
+        other_w.append(atoms)
+        if ent.edge[0] == "L":
+            e3o, e2o, e1o = l_energies(el, ent.energy)
+            w1o = _draw_n(cfg.l1_weight, rng, n) if solid else ones
+            terms = l_terms(el, e3o, e2o, e1o, step, False, f"{el}_", 0.5 * ones, w1o, False)
+            # today's model: the L shell of another element carries the statistical 1 : 2 L2 : L3 split
+            edges += terms
+            if solid and white_line_family(el, "L3"):
+                lined.append((f"{el}_", e3o, e2o, step, False, False))
+            onset_o = e3o
+            sh_o = "L3"
+        else:
+            edges.append(_Edge(ent.name, ent.energy, edge_shape(el, ent.edge, fe, ent.energy, beam, coll),
+                               step, False))
+            onset_o, sh_o = ent.energy, ent.edge
+            if ent.edge in ("M5", "M4"):
+                try:
+                    e4 = edge_entry(el, "M4").energy
+                    m4 = edge_shape(el, "M4", fe, e4, beam, coll)
+                except InputError:
+                    e4 = None
+                sol = None
+                if solid and white_line_family(el, "M5"):
+                    sol = (_draw_n(cfg.continuum_decay, rng, n), _draw_n(cfg.hydrogenic_mix, rng, n))
+                    edges[-1].solid = sol
+                    lined.append((f"{el}_", ent.energy, e4, step, False, True))
+                if e4 is not None:
+                    edges.append(_Edge(f"{el}_M4", e4, m4, 0.67 * step, False, None, sol))
+        if solid and cfg.near_edge:
+            near.append((ent.name, el, sh_o, onset_o, step, False))
     if others:
         t["other_weight"] = np.stack(other_w, axis=1)
     t["other_edges"] = others

@@ -206,6 +206,21 @@ def edge_shape(element: str, shell: str, energy, onset: float, beam_energy_kev: 
 L1_STEP_FALLBACK = 0.1
 
 
+def other_edge_families(elements, absorber: str, edge: str, e_lo: float, e_hi: float):
+    """(element, first edge entry) of each major edge family (K, the L shell, the M shell) of the other
+    ``elements`` with an edge between e_lo and e_hi (eV), rising in energy; the absorber and ``edge`` left out.
+    The L shell (L3+L2+L1) and M4,5 are modelled once, from their first edge."""
+    for el in elements:
+        done = set()
+        for ent in all_edges(e_lo, e_hi):
+            if ent.element != el or ent.relevance != "Major" or ent.name == edge or el == absorber:
+                continue
+            family = ent.edge[0] if ent.edge[0] in "LM" else ent.edge
+            if family not in done:
+                done.add(family)
+                yield el, ent
+
+
 def l_energies(element: str, fallback: float) -> tuple:
     """(L3, L2, L1) onsets (eV) of ``element``: L3 falls back to ``fallback``, L2 to L3, L1 to None."""
     found = {}
@@ -479,31 +494,23 @@ def eels_spectrum(k=None, chi=None, config: EELSConfig | dict | None = None, see
     ssd = sigma_main
     others = []
     main_strength = edge_strength(element, shell, cfg.beam_energy_kev, cfg.collection_mrad)
-    for el in cfg.other_elements:
-        done = set()
-        for ent in all_edges(f_lo, f_hi):
-            if ent.element != el or ent.relevance != "Major" or ent.name == cfg.edge or el == element:
-                continue
-            family = ent.edge[0] if ent.edge[0] in "LM" else ent.edge
-            if family in done:  # the L shell (L3+L2+L1) and M4,5 are added once, at their first edge
-                continue
-            done.add(family)
-            atoms = draw(cfg.other_edge_weight, rng)  # other atoms per absorber atom
-            step = atoms * edge_strength(el, ent.edge, cfg.beam_energy_kev, cfg.collection_mrad) / main_strength
-            if ent.edge[0] == "L":
-                e3o, e2o, e1o = l_energies(el, ent.energy)
-                parts = l_shell_shape(el, fe, e3o, e2o, e1o, 0.5, cfg.beam_energy_kev, cfg.collection_mrad)
-                shape = sum(x for x in parts if x is not None)
-            else:
-                shape = edge_shape(el, ent.edge, fe, ent.energy, cfg.beam_energy_kev, cfg.collection_mrad)
-                if ent.edge in ("M5", "M4"):
-                    try:
-                        shape = shape + 0.67 * edge_shape(el, "M4", fe, edge_entry(el, "M4").energy,
-                                                          cfg.beam_energy_kev, cfg.collection_mrad)
-                    except InputError:
-                        pass
-            ssd = ssd + step * shape
-            others.append({"edge": ent.name, "onset_ev": ent.energy, "weight": atoms, "step_ratio": step})
+    for el, ent in other_edge_families(cfg.other_elements, element, cfg.edge, f_lo, f_hi):
+        atoms = draw(cfg.other_edge_weight, rng)  # other atoms per absorber atom
+        step = atoms * edge_strength(el, ent.edge, cfg.beam_energy_kev, cfg.collection_mrad) / main_strength
+        if ent.edge[0] == "L":
+            e3o, e2o, e1o = l_energies(el, ent.energy)
+            parts = l_shell_shape(el, fe, e3o, e2o, e1o, 0.5, cfg.beam_energy_kev, cfg.collection_mrad)
+            shape = sum(x for x in parts if x is not None)
+        else:
+            shape = edge_shape(el, ent.edge, fe, ent.energy, cfg.beam_energy_kev, cfg.collection_mrad)
+            if ent.edge in ("M5", "M4"):
+                try:
+                    shape = shape + 0.67 * edge_shape(el, "M4", fe, edge_entry(el, "M4").energy,
+                                                      cfg.beam_energy_kev, cfg.collection_mrad)
+                except InputError:
+                    pass
+        ssd = ssd + step * shape
+        others.append({"edge": ent.name, "onset_ev": ent.energy, "weight": atoms, "step_ratio": step})
     true["other_edges"] = others
     if cfg.background:
         r = draw(cfg.background_r, rng)

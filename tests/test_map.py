@@ -181,6 +181,21 @@ def test_bad_input(real_dir, image):
     assert cli.main(["map", str(real_dir / "eels_MgO_MgK_OK_atlas.msa"), "--edge", "O_K", "--method", "fit"]) == 2
 
 
+def test_nan_pixel_is_refused_with_the_file_name(image, tmp_path, capsys):
+    """One NaN in one pixel of an .hspy image: exit 2 and a sentence naming the file, not 'the spectrum'."""
+    from exelfs import cli
+
+    sig, _ = image
+    bad = sig.deepcopy()
+    bad.data[1, 2, 40] = np.nan
+    bad.save(tmp_path / "nan.hspy")
+    before = (tmp_path / "nan.hspy").read_bytes()
+    assert cli.main(["map", str(tmp_path / "nan.hspy"), "--edge", "Mg_K", "--structure", "MgO", "--method", "fit"]) == 2
+    err = capsys.readouterr().err
+    assert "nan.hspy" in err and "NaN or infinite values in 1 of the" in err and "Traceback" not in err
+    assert (tmp_path / "nan.hspy").read_bytes() == before
+
+
 def test_spline_background_against_larch_autobk(regions):
     """The linear-least-squares spline of every pixel against Larch autobk, on one region's spectrum."""
     total = regions[0]

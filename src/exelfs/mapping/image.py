@@ -38,6 +38,11 @@ class Image:
         """The sum of all pixels as one Spectrum (one pass over the data)."""
         nav = tuple(range(len(self.nav_shape)))
         total = self.data.astype("float64").sum(axis=nav).compute()
+        bad = ~np.isfinite(total)
+        if bad.any():
+            raise InputError(f"{self.source or self.title or 'the spectrum image'}: pixels hold NaN or infinite values "
+                             f"in {int(bad.sum())} of the {total.size} channels; replace or remove those values and "
+                             "try again")
         return Spectrum(self.energy, np.asarray(total, float), kind=self.kind, source=self.source,
                         title=self.title, **self.metadata)
 

@@ -3,8 +3,9 @@
 ``train(paths, cfg)`` draws the training set and a separate held-out set from the config's priors, fits
 every ensemble member on its own k-fold split, rounds the weights to half precision (as they are saved),
 and on the first half of the held-out set finds per output the variance scale that puts the 1- and
-2-sigma coverage at 0.683 and 0.954; the second half gives the scores (MAE, coverage) and the
-thresholds of the unseen-spectrum flags. Units as exelfs.nn.data.
+2-sigma coverage at 0.683 and 0.954; the second half gives the scores (MAE, coverage of mean +- 1 and
+2 sigma, and of the posterior samples' central 68.3 % and 95.4 % intervals) and the thresholds of the
+unseen-spectrum flags. Units as exelfs.nn.data.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .models import ARCHITECTURES
 
 SCALES = np.exp(np.linspace(np.log(0.25), np.log(6.0), 161))  # candidate variance scales (on sigma)
 OOD_QUANTILE = 0.995
+POSTERIOR_SAMPLES = 200  # per held-out spectrum, for the coverage of the posterior's central intervals
 
 
 @contextmanager
@@ -60,12 +62,15 @@ def _fit(net, spec, x, y, cfg: TrainConfig, rng, progress: bool) -> list[float]:
         total = 0.0
         for s in range(0, len(x), cfg.batch):
             idx = order[s:s + cfg.batch]
-            out = net(xt[idx])  # (M, b, T, 2)
-            mu, logvar = out[..., 0], out[..., 1]
-            err = (mu - yt[idx][None]) ** 2
-            per = 0.5 * (logvar + err * torch.exp(-logvar)) if spec["gaussian"] else err
-            w = keep[:, idx][..., None]
-            loss = (per * w).sum() / (w.sum() * per.shape[-1])
+            if spec["density"]:
+                loss = net.nll(xt[idx], yt[idx])
+            else:
+                out = net(xt[idx])  # (M, b, T, 2)
+                mu, logvar = out[..., 0], out[..., 1]
+                err = (mu - yt[idx][None]) ** 2
+                per = 0.5 * (logvar + err * torch.exp(-logvar)) if spec["gaussian"] else err
+                w = keep[:, idx][..., None]
+                loss = (per * w).sum() / (w.sum() * per.shape[-1])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -97,6 +102,16 @@ def coverage(y, mean, sigma) -> tuple:
     """Fractions of |y - mean| within 1 and 2 sigma, per column."""
     z = np.abs(y - mean) / sigma
     return (z <= 1).mean(axis=0), (z <= 2).mean(axis=0)
+
+
+def interval_coverage(y, samples) -> tuple:
+    """Fractions of y (B, T) inside the central 68.3 % and 95.4 % intervals of samples (n, B, T), per
+    column."""
+    inside = []
+    for p in (0.6827, 0.9545):
+        lo, hi = np.quantile(samples, [(1 - p) / 2, (1 + p) / 2], axis=0)
+        inside.append(((y >= lo) & (y <= hi)).mean(axis=0))
+    return tuple(inside)
 
 
 def _best_scale(y, mean, base) -> np.ndarray:
@@ -157,8 +172,10 @@ def train(paths, cfg: TrainConfig, l2_shift_ev=None, progress: bool = True):
     c1, c2 = coverage(yc[half:], mean[half:], sigma)
     mae = np.mean(np.abs(mean[half:] - yc[half:]), axis=0) * y_std
     unflagged = ~np.any([v[half:] > thresholds[k] for k, v in flags.items()], axis=0) if flags else None
+    i1, i2 = interval_coverage(cal["y"][half:, cols], model.posterior(cal["x"][half:], POSTERIOR_SAMPLES))
     model.meta.update(
         scores={n: {"mae": float(mae[i]), "coverage_1sigma": float(c1[i]), "coverage_2sigma": float(c2[i]),
+                    "interval_68": float(i1[i]), "interval_95": float(i2[i]),
                     "mean_sigma": float(np.mean(sigma[:, i]) * y_std[i])} for i, n in enumerate(names)},
         held_out=int(len(yc) - half), calibrated_on=int(half), flagged_fraction=None if unflagged is None
         else float(1 - unflagged.mean()), losses=[round(v, 5) for v in losses],

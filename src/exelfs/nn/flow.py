@@ -30,7 +30,7 @@ class FlowNPE(nn.Module):
     give the moments of ``forward``."""
 
     def __init__(self, n_in: int, n_out: int, hidden: int = 128, context: int = 32, transforms: int = 4,
-                 bins: int = 8, flow_hidden: int = 96, n_samples: int = 128):
+                 bins: int = 8, flow_hidden: int = 96, n_samples: int = 100):
         import zuko
 
         super().__init__()
@@ -58,6 +58,10 @@ class FlowNPE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(1, B, T, 2): per output the posterior mean and log-variance from ``n_samples`` samples."""
-        s = self.sample(x, self.n_samples)
-        var = s.var(dim=0).clamp_min(1e-10)
-        return torch.stack([s.mean(dim=0), var.log()], dim=-1)[None]
+        return sample_moments(self.sample(x, self.n_samples))
+
+
+def sample_moments(s: torch.Tensor) -> torch.Tensor:
+    """(1, B, T, 2) mean and log-variance over the first axis of samples s (n, B, T)."""
+    var = s.var(dim=0).clamp_min(1e-10)
+    return torch.stack([s.mean(dim=0), var.log()], dim=-1)[None]

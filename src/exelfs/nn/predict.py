@@ -66,9 +66,10 @@ class NNModel:
 
     def posterior(self, x, n: int = 1000, seed: int | None = None) -> np.ndarray:
         """(n, B, T) posterior samples in physical units for raw inputs x (seeded; None: the flow's
-        SAMPLE_SEED, which its predictions use too): a density design's own
-        samples, else the ensemble's Gaussian mixture (a member per sample, point designs with their held-out
-        RMS error as width) widened about the ensemble mean by the calibrated scale."""
+        SAMPLE_SEED, which its predictions use too): a density design's own samples, scaled about their
+        mean by the calibrated scale (shape and correlations kept), else the ensemble's Gaussian mixture
+        (a member per sample, point designs with their held-out RMS error as width) widened about the
+        ensemble mean by the calibrated scale."""
         import torch
 
         from .flow import SAMPLE_SEED
@@ -80,7 +81,8 @@ class NNModel:
         with torch_threads(1):
             if ARCHITECTURES[self.cfg.architecture]["density"]:
                 z = self.net.sample(torch.from_numpy(xn), n, seed=seed).numpy()
-                return z * self.y_std + self.y_mean
+                mean = z.mean(axis=0)
+                return (mean + self.scale * (z - mean)) * self.y_std + self.y_mean
             out = run_net(self.net, xn)
         mu = out[..., 0]
         sd = np.sqrt(np.exp(out[..., 1])) if self.gaussian else np.broadcast_to(self.rmse, mu.shape[1:])[None]

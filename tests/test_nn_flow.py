@@ -10,8 +10,8 @@ import pytest
 from exelfs.nn import ModelFileError, default_config, load_model, train
 from exelfs.theory import feff_paths
 
-TINY = {"architecture": "flow_npe", "samples": 6000, "epochs": 6, "calibration_samples": 1200, "seed": 5,
-        "arch": {"n_samples": 60}}
+TINY = {"architecture": "flow_npe", "samples": 6000, "epochs": 6, "batch": 256, "calibration_samples": 1200,
+        "seed": 5, "arch": {"n_samples": 60}}
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,11 @@ def test_flow_recovers_r1_with_sane_coverage(flow, cu_paths):
 
     s = flow.meta["scores"]
     assert s["r1"]["mae"] < 0.07  # a guess from the prior alone (+-10 % of 2.55 A) has MAE 0.13 A
+    # the central 68.3 % and 95.4 % intervals of the posterior samples: a flow this small trained this briefly
+    # lands within 0.06 (benchmarks/nn_posterior.py: 30k spectra, within 0.04 for every output)
     for name in ("r1", "n1", "sigma2_1", "e0_shift", "s02"):
-        assert abs(s[name]["interval_68"] - 0.683) < 0.1, (name, s[name])
-        assert abs(s[name]["interval_95"] - 0.954) < 0.05, (name, s[name])
+        assert abs(s[name]["interval_68"] - 0.683) < 0.06, (name, s[name])
+        assert abs(s[name]["interval_95"] - 0.954) < 0.06, (name, s[name])
     # fresh synthetic spectra: the posterior mean of R1 within 3 of its sigmas of the truth for most
     test = make_set(cu_paths, flow.cfg, 200, np.random.default_rng(1))
     mean, sigma, _ = flow.moments(test["x"])
@@ -51,7 +53,7 @@ def test_posterior_is_seeded_and_shows_correlations(flow, cu_paths):
     b = flow.batch(cu_paths, K_FINE, chi, (3.0, 13.0), samples=500)
     np.testing.assert_array_equal(a["posterior_samples"], b["posterior_samples"])
     np.testing.assert_array_equal(a["r1"], b["r1"])
-    assert a["posterior_samples"].shape == (500, 1, len(flow.names)) and a["correlation"].shape[1:] == (11, 11)
+    assert a["posterior_samples"].shape == (500, 1, len(flow.names)) and a["correlation"].shape[1:] == (8, 8)
     x = _x(flow, chi)
     assert not np.array_equal(flow.posterior(x, 50, seed=1), flow.posterior(x, 50, seed=2))
     c = a["correlation"][0]

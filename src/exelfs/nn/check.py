@@ -19,7 +19,7 @@ from ..theory.shells import group_shells
 from .data import K_INPUT, KSTEP, NFFT, _kwindow, _rmask, clean_chi, features
 
 THEORY_FLOOR = 0.02  # fraction of the windowed signal's sum of squares the theory may miss by
-ITERATIONS = 6       # Levenberg-Marquardt steps from the network's answer
+ITERATIONS = 15      # Levenberg-Marquardt steps from the network's answer
 STEP = 3e-3          # finite-difference step, as a fraction of each parameter's prior range
 
 

@@ -24,7 +24,7 @@ from .data import K_INPUT, clean_chi, features, noise_level, on_fine_grid
 
 WEIGHTS, META = "weights.pt", "meta.json"
 OUTER_SIGMA2 = 0.016  # A^2: outer shells in the reconstruction (a nuisance the network does not report)
-PPC_CALIBRATION, PPC_SEED = 3000, 7  # held-out spectra for the 'ppc' threshold of models saved without one
+PPC_CALIBRATION, PPC_SEED = 2000, 7  # held-out spectra for the 'ppc' threshold of models saved without one
 
 
 class ModelFileError(InputError):

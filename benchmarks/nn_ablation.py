@@ -153,7 +153,8 @@ def main(argv=None) -> int:
             sc = score(model, paths, held, real)
             per = ", ".join(f"{d:.3f}" for d in sc["real"]) or "-"
             med = f"{np.median(sc['real']):.3f}" if sc["real"] else "-"
-            what = row if not change else f"{row} ({'; '.join(f'{k}={v[0]:g}..{v[1]:g}' for s in change.values() for k, v in s.items())})"
+            ranges = "; ".join(f"{k}={v[0]:g}..{v[1]:g}" for sec in change.values() for k, v in sec.items())
+            what = f"{row} ({ranges})" if change else row
             print(f"| {structure} {edge} {kind} | {what} | {secs:.0f} | {sc['mae']:.4f} | {sc['cov2']:.3f} | "
                   f"{sc['flagged']:.3f} | {per} | {med} |", flush=True)
         print(f"| {structure} {edge} | real spectra: {', '.join(f for f, _, _ in real) or 'none'} | | | | | | |",

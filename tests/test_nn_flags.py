@@ -19,8 +19,8 @@ def nominal(paths, n, shift=0.0, seed=0):
     +-3 eV, noise 1e-3."""
     rng = np.random.default_rng(seed)
     sh = group_shells(paths)
-    p = {"deltar": np.full((n, len(sh)), shift), "nscale": np.ones((n, len(sh))), "sigma2": np.full((n, len(sh)), 0.006),
-         "s02": np.full(n, 0.9), "e0": rng.uniform(-3, 3, n)}
+    p = {"deltar": np.full((n, len(sh)), shift), "nscale": np.ones((n, len(sh))),
+         "sigma2": np.full((n, len(sh)), 0.006), "s02": np.full(n, 0.9), "e0": rng.uniform(-3, 3, n)}
     return clean_chi(paths, sh, p), rng
 
 

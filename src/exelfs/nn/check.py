@@ -96,7 +96,8 @@ def refine(model, paths, theta0, xw, kmin, kmax, iterations: int = ITERATIONS) -
         res_t = np.where(inside, fit_t - xw, 0.0)
         cost_t = np.sum(res_t ** 2, axis=1)
         better = cost_t < cost
-        theta[better], fit[better], res[better], cost[better] = trial[better], fit_t[better], res_t[better], cost_t[better]
+        theta[better], fit[better] = trial[better], fit_t[better]
+        res[better], cost[better] = res_t[better], cost_t[better]
         lam = np.where(better, lam * 0.3, lam * 10.0)
     return theta, fit
 

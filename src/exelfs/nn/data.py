@@ -84,7 +84,8 @@ def features(chi_fine, kmin, kmax, rwin, mode: str, chunk: int = 4096) -> tuple[
 
 
 def noise_level(chi_fine, kmin, kmax) -> np.ndarray:
-    """(B,) rms noise of k^2 chi per k point (Larch's estimate_noise idea: |chi(R)| at 15-25 A is noise)."""
+    """(B,) rms noise of k^2 chi per k point (Larch's estimate_noise idea: |chi(R)| at 15-25 A is noise),
+    from the median of |chi(R)|^2 there (robust to a glitch or a leaking peak: for noise it is ln 2 x the mean)."""
     chi_fine = np.asarray(chi_fine, np.float32)
     n = chi_fine.shape[0]
     win = _kwindow(np.broadcast_to(kmin, (n,)), np.broadcast_to(kmax, (n,)))
@@ -92,8 +93,8 @@ def noise_level(chi_fine, kmin, kmax) -> np.ndarray:
     r = np.pi / (KSTEP * NFFT) * np.arange(NFFT // 2 + 1)
     sel = (r >= NOISE_R[0]) & (r <= NOISE_R[1])
     ft = np.fft.rfft(y, NFFT, axis=1)[:, sel]
-    # white noise of rms s under a window w gives <|FT|^2> = s^2 sum(w^2)
-    return np.sqrt(np.mean(np.abs(ft) ** 2, axis=1) / np.maximum(np.sum(win ** 2, axis=1), 1.0))
+    # white noise of rms s under a window w gives <|FT|^2> = s^2 sum(w^2), exponentially distributed
+    return np.sqrt(np.median(np.abs(ft) ** 2, axis=1) / np.log(2.0) / np.maximum(np.sum(win ** 2, axis=1), 1.0))
 
 
 def on_fine_grid(k, chi) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 ``NNModel.batch(paths, k, chi, k_range, l2_shift_ev)`` gives, per spectrum, R, N and sigma2 of every
 modelled shell with 1-sigma errors (calibrated on held-out synthetic data), delta E0 and S0^2, and an
-``ood`` flag: the ensemble members disagree beyond what held-out data ever showed, or the forward model at
-the predicted parameters misses the data both relative to the signal and relative to the data's own
-noise, or the k range lies outside the trained one. Units: R A, sigma2 A^2, E0 eV, k 1/A.
+``ood`` flag: the ensemble members disagree beyond what held-out data showed, or the posterior-predictive
+check fails (exelfs.nn.check: the forward model, refined from the network's answer within the prior, misses
+the data by more than noise and theory allow, beyond what held-out data showed), or the k range lies
+outside the trained one. Units: R A, sigma2 A^2, E0 eV, k 1/A.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .data import K_INPUT, clean_chi, features, noise_level, on_fine_grid
 
 WEIGHTS, META = "weights.pt", "meta.json"
 OUTER_SIGMA2 = 0.016  # A^2: outer shells in the reconstruction (a nuisance the network does not report)
+PPC_CALIBRATION, PPC_SEED = 2000, 7  # held-out spectra for the 'ppc' threshold of models saved without one
 
 
 class ModelFileError(InputError):
@@ -113,9 +115,14 @@ class NNModel:
         return {"deltar": deltar, "nscale": np.clip(nscale, 0, None), "sigma2": sigma2,
                 "s02": np.clip(col["s02"], 0.05, None), "e0": col["e0_shift"], "l2w": np.full(b, 0.5)}
 
-    def flag_statistics(self, paths, x, xw, noise, kmin, kmax, out=None, mean=None, spread=None) -> dict:
+    def flag_statistics(self, paths, x, xw, noise, kmin, kmax, out=None, mean=None, spread=None,
+                        refine_above=None) -> dict:
         """Per spectrum: 'spread' (members' disagreement on R1), 'misfit' (R-factor of the forward model at
-        the prediction against the Fourier-filtered data) and 'misfit_noise' (its residual over the noise)."""
+        the prediction against the Fourier-filtered data), 'misfit_noise' (its residual over the filtered
+        noise) and the posterior-predictive check of exelfs.nn.check: 'ppc', 'refined_misfit',
+        'residual_noise' (``refine_above``: see check.ppc_statistics)."""
+        from .check import filtered_noise_var, ppc_statistics
+
         if mean is None:
             mean, _, spread = self.moments(x, out)
         stats = {"spread": spread[:, 0].astype(float)} if self.net.n_members > 1 else {}
@@ -127,22 +134,41 @@ class NNModel:
         inside = (K_INPUT[None, :] >= np.reshape(kmin, (-1, 1))) & (K_INPUT[None, :] <= np.reshape(kmax, (-1, 1)))
         res = np.where(inside, xw - xw_pred, 0.0)
         ssq = np.maximum(np.sum(np.where(inside, xw, 0.0) ** 2, axis=1), 1e-12)
+        vn = np.where(inside, filtered_noise_var(noise, kmin, kmax, self.rwin), 0.0).sum(axis=1)
         stats["misfit"] = np.sum(res ** 2, axis=1) / ssq
-        stats["misfit_noise"] = np.sum(res ** 2, axis=1) / inside.sum(axis=1) / np.maximum(noise, 1e-9) ** 2
+        stats["misfit_noise"] = np.sum(res ** 2, axis=1) / np.maximum(vn, 1e-12)
+        stats.update(ppc_statistics(self, paths, mean, xw, xw_pred, noise, kmin, kmax, refine_above))
         return stats
 
+    def ppc_threshold(self, paths) -> float:
+        """The 'ppc' threshold; models saved before the check existed get it here, once, from a seeded
+        held-out synthetic set of their own recipe (PPC_CALIBRATION spectra)."""
+        t = self.meta.setdefault("thresholds", {})
+        if "ppc" not in t:
+            from .data import make_set
+            from .train import OOD_QUANTILE
+
+            held = make_set(paths, self.cfg, PPC_CALIBRATION, np.random.default_rng(PPC_SEED), self.l2_shift_ev)
+            stats = self.flag_statistics(paths, held["x"], held["xw"], held["noise"], held["p"]["kmin"],
+                                         held["p"]["kmax"])
+            t["ppc"] = float(np.quantile(stats["ppc"], OOD_QUANTILE))
+        return t["ppc"]
+
     def ood_reasons(self, stats: dict, n: int) -> list:
-        """Per spectrum (n of them) None, or the sentence saying why the model has not seen the like of it."""
+        """Per spectrum (n of them) None, or the sentence saying why the model has not seen the like of it:
+        the members disagree, or the posterior-predictive check fails (either beyond what held-out
+        synthetic spectra showed)."""
         t = self.meta.get("thresholds", {})
         out = [None] * n
         for i in range(n):
             if "spread" in stats and stats["spread"][i] > t["spread"]:
                 out[i] = (f"the ensemble members disagree on R1 ({stats['spread'][i]:.2f} standard units; held-out "
                           f"synthetic spectra stay below {t['spread']:.2f})")
-            elif "misfit" in stats and stats["misfit"][i] > t["misfit"] and stats["misfit_noise"][i] > t["misfit_noise"]:
-                out[i] = (f"the forward model at the network's answer misses the data (R-factor {stats['misfit'][i]:.3f}"
-                          f", {stats['misfit_noise'][i]:.1f} x the noise; held-out synthetic spectra stay below "
-                          f"{t['misfit']:.3f} or {t['misfit_noise']:.1f})")
+            elif "ppc" in stats and "ppc" in t and stats["ppc"][i] > t["ppc"]:
+                out[i] = (f"no spectrum the model was trained on explains the data: the residual of the refined "
+                          f"forward model is {stats['ppc'][i]:.1f} x what noise and theory allow (R-factor "
+                          f"{stats['refined_misfit'][i]:.3f}, {stats['residual_noise'][i]:.1f} x the noise; "
+                          f"held-out synthetic spectra stay below {t['ppc']:.1f})")
         return out
 
     def k_range_used(self, k_range) -> tuple:
@@ -153,7 +179,8 @@ class NNModel:
     def batch(self, paths, k, chi, k_range, l2_shift_ev=None, samples: int = 0) -> dict:
         """The contract's dict for chi (n_spectra, len(k)), unweighted, on one k grid (1/A); besides the
         contract's keys, "ood_reason" (per spectrum a sentence or None) and the flag statistics
-        "flag_spread", "flag_misfit", "flag_misfit_noise" (float arrays). With ``samples`` > 0 also
+        "flag_spread", "flag_misfit", "flag_misfit_noise", "flag_ppc", "flag_refined_misfit",
+        "flag_residual_noise" (float arrays; see flag_statistics). With ``samples`` > 0 also
         "posterior_samples" (samples, n_spectra, T) in the order of ``self.names`` (physical units) and
         "correlation" (n_spectra, T, T), their correlation matrices."""
         kmin, kmax = float(k_range[0]), float(k_range[1])
@@ -165,7 +192,8 @@ class NNModel:
         noise = noise_level(fine, kmin_used, kmax_used)
         mean, sigma, spread = self.moments(x)
         stats = self.flag_statistics(paths, x, xw, noise, np.full(len(x), kmin_used), np.full(len(x), kmax_used),
-                                     mean=mean, spread=spread)
+                                     mean=mean, spread=spread,
+                                     refine_above=self.ppc_threshold(paths) if "s02" in self.names else None)
         reasons = self.ood_reasons(stats, len(x))
         bad = ~np.all(np.isfinite(fine), axis=1) | (np.abs(fine).max(axis=1) == 0)
         for i in range(len(reasons)):

@@ -143,6 +143,23 @@ def _posterior_summary(out: dict, names: list, architecture: str) -> dict:
             "samples": int(out["posterior_samples"].shape[0])}
 
 
+def _ppc_stats(model, out: dict) -> dict:
+    """The posterior-predictive check of one spectrum (exelfs.nn.check): residual of the refined forward model
+    over the noise, its R-factor, the statistic against its threshold, and the verdict."""
+    from ..nn.check import THEORY_FLOOR
+    from ..nn.train import OOD_QUANTILE
+
+    if "flag_ppc" not in out:
+        return {}
+    value, limit = float(out["flag_ppc"][0]), model.meta.get("thresholds", {}).get("ppc")
+    return {"ppc": {"residual_over_noise": float(out["flag_residual_noise"][0]),
+                    "refined_r_factor": float(out["flag_refined_misfit"][0]), "statistic": value,
+                    "threshold": limit, "passed": None if limit is None else bool(value <= limit),
+                    "criterion": f"residual sum of squares of the refined forward model over that of the filtered "
+                                 f"noise plus {THEORY_FLOOR:.0%} of the signal's, at most its {OOD_QUANTILE:.1%} "
+                                 "quantile on held-out synthetic spectra"}}
+
+
 @register("nn")
 def nn_method(plan, data: ChiInput) -> MethodOutput:
     """The calibrated network (exelfs.nn) on one spectrum: the batch call with one row, its posterior
@@ -153,6 +170,7 @@ def nn_method(plan, data: ChiInput) -> MethodOutput:
     stats = {"k_range": list(model.k_range_used(data.k_range)), **glob, "ood_reason": out["ood_reason"][0],
              "n_from": "the network (N from the amplitude, S0^2 estimated alongside)",
              "reconstruction_r_factor": float(out["flag_misfit"][0]) if "flag_misfit" in out else None,
+             **_ppc_stats(model, out),
              "network": {"architecture": model.cfg.architecture, "input_mode": model.cfg.input_mode,
                          "scores": model.meta.get("scores"), "thresholds": model.meta.get("thresholds")}}
     warnings = list(plan.__dict__.get("_nn_notes", []))

@@ -153,6 +153,10 @@ def write_report(result, out_dir) -> Path:
     builders = [("spectrum.png", spectrum_figure)] if result.arrays.get("energy") is not None else []
     if result.arrays.get("fit_k") is not None:
         builders += [("chi_k.png", chik_figure), ("chi_r.png", chir_figure)]
+    if result.rdf is not None:
+        from .rdf_figure import rdf_figure
+
+        builders.append(("rdf.png", rdf_figure))
     for name, build in builders:
         build(result).savefig(out / name, dpi=DPI)
         figures.append(name)

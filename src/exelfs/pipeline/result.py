@@ -51,7 +51,8 @@ class Result:
     'pre_edge', 'mu', 'mu0', 'post_edge' (eV axis), 'k', 'chi' (extraction grid), 'fit_k', 'fit_chi',
     'chi_model', 'kwin' (fit grid), 'r', 'chir', 'chir_model', 'rwin' (complex chi(R) of k^w chi).
     model: the fitted model as data (params, paths). source: input path; report: written report page.
-    parts, chosen: with method 'both', each method's own Result and which one gave the top-level shells."""
+    parts, chosen: with method 'both', each method's own Result and which one gave the top-level shells.
+    rdf: with --rdf, the partial RDF per kind of neighbour (r in A, g/lo/hi in atoms per A)."""
 
     edge: str
     structure: str
@@ -73,6 +74,7 @@ class Result:
     report: str | None = None
     parts: dict = field(default_factory=dict, repr=False)  # method 'both': {"fit": Result, "nn": Result}
     chosen: str | None = None  # method 'both': whose shells are the top-level ones
+    rdf: dict | None = field(default=None, repr=False)  # --rdf: {r, g, lo, hi, ...} (exelfs.pipeline.rdf)
 
     def to_json(self) -> dict:
         """The ``analyze --json`` object (DESIGN.md) minus "file": contract keys, fit statistics, every
@@ -95,6 +97,8 @@ class Result:
                               for p in self.model.get("paths", [])]
         if self.report:
             out["report"] = self.report
+        if self.rdf is not None:
+            out["rdf"] = self.rdf
         if self.parts:
             out["chosen"] = self.chosen
             for name, part in self.parts.items():

@@ -1,0 +1,21 @@
+"""The partial RDF of one analysis (``analyze --rdf``): the RDF network of exelfs.nn.rdf on the chi(k) the
+methods analysed, with FEFF paths to 6.5 A of the plan's structure. Units: r A, g atoms per A."""
+
+from __future__ import annotations
+
+
+def rdf_for(plan, chi_input) -> tuple[dict, list]:
+    """(the contract's "rdf" dict {r, g, lo, hi, ...}, notes) for the plan's edge and structure."""
+    from ..nn import rdf as nn_rdf
+    from ..theory import feff_paths
+
+    paths = feff_paths(plan.atoms, plan.element, plan.edge_kind, rmax=nn_rdf.FEFF_RMAX)
+    cfg = nn_rdf.default_rdf_config(plan.structure, plan.edge, plan.kind)
+    model, notes = nn_rdf.get_rdf_model(paths, cfg)
+    out = model.predict(chi_input.k, chi_input.chi, chi_input.k_range)
+    out["shells"] = [{"scatterer": kind, "peaks": [{k: round(v, 4) for k, v in p.items()}
+                                                   for p in nn_rdf.peaks(model.r, out["g"][kind],
+                                                                         nn_rdf.shell_windows(paths, kind))]}
+                     for kind in model.kinds]
+    out["scores"] = model.meta.get("scores")
+    return out, [str(n) for n in getattr(paths, "notes", [])] + notes

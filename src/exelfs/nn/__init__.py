@@ -5,6 +5,7 @@
 - ``NNModel`` / ``load_model`` (``predict``): predictions, unseen-spectrum flags, files with a checksum.
 - ``get_model`` (``store``): shipped, cached, or trained on demand.
 - ``ARCHITECTURES`` (``models``): the registry of designs.
+- ``rdf`` (module): the partial-RDF network (n_B(r) per kind of neighbour with a calibrated band).
 """
 
 from .config import TrainConfig

@@ -35,12 +35,12 @@ def test_targets_integrate_to_the_coordination_numbers():
     shells = group_shells(paths)
     rng = np.random.default_rng(0)
     r = np.arange(1.0, 6.0001, 0.025)
-    crystal = draw_ensembles(shells, 50, rng, families=["crystal"], mixed_fraction=0.0)
+    crystal = draw_ensembles(shells, 50, rng, families=["crystal"], lattice=(0.0, 0.0), mixed_fraction=0.0)
     g = ensemble_rdf(crystal, r)
     sel = (r > 1.5) & (r < 2.5)
     assert np.trapezoid(g[:, 0, sel], r[sel], axis=1) == pytest.approx(np.full(50, 6.0), rel=0.01)  # 6 Ni
     assert np.abs(np.trapezoid(g[:, 1, sel], r[sel], axis=1)).max() < 1e-3  # no O in the first shell
-    mixed = draw_ensembles(shells, 200, rng, families=["small_particle"], mixed_fraction=1.0)
+    mixed = draw_ensembles(shells, 200, rng, families=["small_particle"], lattice=(0.0, 0.0), mixed_fraction=1.0)
     gm = ensemble_rdf(mixed, r)
     first = np.trapezoid(gm[:, :, sel], r[sel], axis=2).sum(axis=1)  # Ni + O swapped in: still the shell's N
     assert first == pytest.approx(mixed["atoms"][:, 0].sum(axis=(1, 2)), rel=0.01)

@@ -6,7 +6,7 @@ Synthetic: held-out ensembles (seed apart from training) of each family of exelf
 X-ray case (Cu K), with the training artefacts. Per family: median integrated absolute error (atoms,
 int |g_pred - g_true| dr over 1-6 A, summed over kinds, and relative to the atoms in 1-6 A), per shell of
 the first kind median |peak position error| (A) and |area error| (relative), and the band's coverage
-(1 and 2 sigma) over bins with signal.
+(within 1 sigma, and within the band lo-hi meant to hold 95.4 %) over bins with signal.
 Real: the shared spectra (Cu, Ni, Fe foils X-ray; MgO and NiO O K EELS) through analyze(method='nn',
 rdf=True): first peak position vs the MANIFEST r, area vs n.
 
@@ -61,10 +61,10 @@ def synthetic(case):
     model, notes = get_rdf_model(paths, cfg)
     print(f"\n## {spec} {el}_{edge} ({kind}): RDF network, {cfg.samples} samples x {cfg.epochs} epochs "
           f"({time.perf_counter() - t0:.0f} s incl. training if needed); kinds {model.kinds}; "
-          f"calibration scale {np.round(model.scale, 3).tolist()}\n")
+          f"calibration scale {np.round(model.scale, 3).tolist()}, band +-{np.round(model.band, 2).tolist()} sigma\n")
     windows = shell_windows(paths, model.kinds[0])[:SHELLS_SHOWN]
     head = " | ".join(f"{model.kinds[0]}{i + 1} {w[1]:.2f} A: |dr| (A), |dA|/A" for i, w in enumerate(windows))
-    print(f"| family | n | IAE (atoms) | IAE / atoms | {head} | cov 1s | cov 2s |")
+    print(f"| family | n | IAE (atoms) | IAE / atoms | {head} | cov 1s | cov band |")
     print("|---|---|---|---|" + "---|" * len(windows) + "---|---|")
     rng = np.random.default_rng(9001)
     atoms = reference_atoms(spec)
@@ -77,7 +77,7 @@ def synthetic(case):
         mean, sigma = model.moments(x)
         iae = (np.abs(mean - g).sum(axis=-1) * cfg.r_step).sum(axis=1)
         total = (g.sum(axis=-1) * cfg.r_step).sum(axis=1)
-        cov = coverage_scores(g, mean, sigma)
+        cov = coverage_scores(g, mean, sigma, model.band)
         cells = []
         for w in windows:
             t = np.array([[(a := peaks(model.r, g[i, 0], [w])[0])["r"], a["n"]] for i in range(len(g))])
@@ -87,7 +87,7 @@ def synthetic(case):
             cells.append(f"{np.nanmedian(np.abs(q[ok, 0] - t[ok, 0])):.3f}, "
                          f"{np.nanmedian(np.abs(q[ok, 1] / t[ok, 1] - 1)):.2f}")
         print(f"| {fam} | {len(g)} | {np.median(iae):.1f} | {np.median(iae / total):.2f} | {' | '.join(cells)} | "
-              f"{cov['coverage_1sigma']:.3f} | {cov['coverage_2sigma']:.3f} |")
+              f"{cov['coverage_1sigma']:.3f} | {cov['coverage_band']:.3f} |")
     print(f"\nscores at training (held-out mix of all families): {json.dumps(model.meta.get('scores'))}")
 
 

@@ -6,8 +6,10 @@ anharmonic, small particles, mixed occupancy), chi(k) with the shell networks' a
 background residue, k range; exelfs.nn.data.add_artefacts) and nuisances S0^2 and E0, read through the
 same input transform (exelfs.nn.data.features). Targets: n_B(r) (atoms per A, its integral over a shell
 is the shell's coordination) on R_GRID, broadened by ``broadening``. The network is the deep ensemble of
-Gaussian heads (exelfs.nn.models 'ensemble_mlp', one output per kind and r bin); its sigma is scaled per
-kind so that over held-out bins with signal 68.3 % / 95.4 % of the truth lie within 1 / 2 sigma.
+Gaussian heads (exelfs.nn.models 'ensemble_mlp', one output per kind and r bin); per kind, its sigma is
+scaled so that over held-out bins with signal 68.3 % of the truth lie within 1 sigma, and the band
+(lo, hi) is mean -+ the multiple of that sigma that holds 95.4 % (the errors' tails are heavier than a
+Gaussian's, so that multiple is above 2).
 Trained on demand and cached (exelfs.cache kind 'rdf'). Units: r A, n_B(r) 1/A, k 1/A, E0 eV.
 """
 
@@ -30,7 +32,7 @@ from .predict import META, WEIGHTS, ModelFileError, _sha256
 
 FEFF_RMAX = 6.5      # A: FEFF paths the RDF network is trained on (shells past the grid's end included)
 SIGNAL_FRAC = 0.05   # bins where the truth exceeds this fraction of its maximum count as 'with signal'
-BAND_SIGMA = 2.0     # lo/hi: mean -+ 2 calibrated sigma (central ~95 % band)
+BAND_LEVEL = 0.954   # lo/hi: the calibrated central band holding this fraction of held-out truths
 
 
 @dataclass
@@ -121,7 +123,8 @@ def signal_mask(g: np.ndarray) -> np.ndarray:
 @dataclass
 class RDFModel:
     """The trained RDF network: kinds (neighbour symbols), r grid (A), input/output scaling, the
-    calibrated sigma factor per kind (scale), R window of the input, and meta (scores, provenance)."""
+    calibrated sigma factor per kind (scale), the band's half-width in calibrated sigmas per kind
+    (band), R window of the input, and meta (scores, provenance)."""
 
     net: object
     cfg: RDFConfig
@@ -130,6 +133,7 @@ class RDFModel:
     y_mean: np.ndarray
     y_std: np.ndarray
     scale: np.ndarray
+    band: np.ndarray
     rwin: tuple
     meta: dict = field(default_factory=dict)
 
@@ -157,16 +161,17 @@ class RDFModel:
 
     def predict(self, k, chi, k_range) -> dict:
         """The contract's rdf dict for one chi(k) (unweighted, 1/A grid k): "r" (A), "g", "lo", "hi"
-        ({kind: list}, atoms per A; lo/hi the calibrated central ~95 % band), plus "band", "units", "note"."""
+        ({kind: list}, atoms per A; lo/hi the calibrated central 95.4 % band), plus "band", "units", "k_range"."""
         kmin, kmax = self.k_range_used(k_range)
         x, _ = features(on_fine_grid(k, chi), kmin, kmax, self.rwin, "windowed")
         mean, sigma = self.moments(x)
         out = {"r": np.round(self.r, 4).tolist(), "g": {}, "lo": {}, "hi": {}}
         for j, kind in enumerate(self.kinds):
             out["g"][kind] = np.round(np.clip(mean[0, j], 0, None), 4).tolist()
-            out["lo"][kind] = np.round(np.clip(mean[0, j] - BAND_SIGMA * sigma[0, j], 0, None), 4).tolist()
-            out["hi"][kind] = np.round(mean[0, j] + BAND_SIGMA * sigma[0, j], 4).tolist()
-        out["band"] = f"mean +- {BAND_SIGMA:g} calibrated sigma (central ~95 %)"
+            out["lo"][kind] = np.round(np.clip(mean[0, j] - self.band[j] * sigma[0, j], 0, None), 4).tolist()
+            out["hi"][kind] = np.round(mean[0, j] + self.band[j] * sigma[0, j], 4).tolist()
+        out["band"] = (f"central {100 * BAND_LEVEL:.1f} % band, calibrated on held-out synthetic ensembles "
+                       f"(mean -+ {', '.join(f'{b:.2f}' for b in self.band)} sigma)")
         out["units"] = "r in angstrom; g = atoms of that kind per angstrom (integral over a shell = N)"
         out["k_range"] = [kmin, kmax]
         return out
@@ -182,7 +187,7 @@ class RDFModel:
         torch.save({k: v.half() for k, v in self.net.state_dict().items()}, folder / WEIGHTS)
         meta = {**self.meta, "format": "exelfs-rdf-1", "exelfs_version": __version__, "recipe": self.cfg.to_dict(),
                 "kinds": self.kinds, "x_scale": self.x_scale, "y_mean": self.y_mean.tolist(),
-                "y_std": self.y_std.tolist(), "scale": self.scale.tolist(), "rwin": list(self.rwin),
+                "y_std": self.y_std.tolist(), "scale": self.scale.tolist(), "band": self.band.tolist(), "rwin": list(self.rwin),
                 "n_inputs": int(K_INPUT.size + 2), "sha256": _sha256(folder / WEIGHTS)}
         (folder / META).write_text(json.dumps(meta, indent=1))
         return folder
@@ -215,21 +220,24 @@ def load_rdf_model(folder) -> RDFModel:
     keep = ("scores", "seconds", "paths_signature", "held_out")
     return RDFModel(net=net, cfg=cfg, kinds=meta["kinds"], x_scale=meta["x_scale"],
                     y_mean=np.array(meta["y_mean"], np.float32), y_std=np.array(meta["y_std"], np.float32),
-                    scale=np.array(meta["scale"]), rwin=tuple(meta["rwin"]),
+                    scale=np.array(meta["scale"]), band=np.array(meta["band"]), rwin=tuple(meta["rwin"]),
                     meta={k: meta[k] for k in keep if k in meta})
 
 
-def coverage_scores(g, mean, sigma) -> dict:
-    """Over bins with signal (signal_mask of the truth g): the fractions within 1 and 2 sigma."""
+def coverage_scores(g, mean, sigma, band) -> dict:
+    """Over bins with signal (signal_mask of the truth g (B, K, R)): the fractions within 1 sigma, within
+    the band (``band`` (K,) sigmas) and within 2 sigma."""
     m = signal_mask(g)
     z = np.abs(mean - g) / np.maximum(sigma, 1e-9)
-    return {"coverage_1sigma": float((z[m] <= 1).mean()), "coverage_2sigma": float((z[m] <= 2).mean())}
+    inside = z <= np.asarray(band)[None, :, None]
+    return {"coverage_1sigma": float((z[m] <= 1).mean()), "coverage_band": float(inside[m].mean()),
+            "coverage_2sigma": float((z[m] <= 2).mean())}
 
 
 def train_rdf(paths, cfg: RDFConfig, progress: bool = False) -> RDFModel:
     """A calibrated RDFModel for the FEFF ``paths`` (to about FEFF_RMAX) under ``cfg``."""
     from .models import ARCHITECTURES
-    from .train import _best_scale, _fit, _half_precision, run_net, torch_threads
+    from .train import _fit, _half_precision, run_net, torch_threads
 
     import torch
 
@@ -256,20 +264,23 @@ def train_rdf(paths, cfg: RDFConfig, progress: bool = False) -> RDFModel:
         net.eval()
         out = run_net(net, norm_x(cal["x"]))
     model = RDFModel(net=net, cfg=cfg, kinds=kinds, x_scale=x_scale, y_mean=y_mean.astype(np.float32),
-                     y_std=y_std.astype(np.float32), scale=np.ones(len(kinds)), rwin=r_window(shells), meta={})
+                     y_std=y_std.astype(np.float32), scale=np.ones(len(kinds)), band=np.full(len(kinds), 2.0),
+                     rwin=r_window(shells), meta={})
     mean, sigma = model.moments(cal["x"], out=out)
     half = len(mean) // 2
     m = signal_mask(cal["g"][:half])
-    scale = []
+    z = np.abs(mean[:half] - cal["g"][:half]) / np.maximum(sigma[:half], 1e-9)
+    scale, band = np.ones(len(kinds)), np.full(len(kinds), 2.0)
     for j in range(len(kinds)):
-        mj = m[:, j]
-        scale.append(float(_best_scale(cal["g"][:half, j][mj][:, None], mean[:half, j][mj][:, None],
-                                       (sigma[:half, j][mj] ** 2)[:, None])[0]) if mj.any() else 1.0)
-    model.scale = np.array(scale)
-    sigma = sigma * model.scale[None, :, None]
+        zj = z[:, j][m[:, j]]
+        if zj.size:
+            scale[j] = max(float(np.quantile(zj, 0.683)), 1e-3)
+            band[j] = float(np.quantile(zj, BAND_LEVEL)) / scale[j]
+    model.scale, model.band = scale, band
+    sigma = sigma * scale[None, :, None]
     g2 = cal["g"][half:]
     iae = np.abs(mean[half:] - g2).sum(axis=-1) * cfg.r_step
-    model.meta.update(scores={**coverage_scores(g2, mean[half:], sigma[half:]),
+    model.meta.update(scores={**coverage_scores(g2, mean[half:], sigma[half:], band),
                               "integrated_abs_error_median": float(np.median(iae)),
                               "mean_sigma_signal": float(sigma[half:][signal_mask(g2)].mean())},
                       held_out=int(len(g2)), losses=[round(v, 4) for v in losses],

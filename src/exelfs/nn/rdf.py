@@ -32,6 +32,7 @@ from .predict import META, WEIGHTS, ModelFileError, _sha256
 
 FEFF_RMAX = 6.5      # A: FEFF paths the RDF network is trained on (shells past the grid's end included)
 SIGNAL_FRAC = 0.05   # bins where the truth exceeds this fraction of its maximum count as 'with signal'
+FORMAT = "exelfs-rdf-2"  # of the saved files; part of the cache name, so a new format never meets an old entry
 BAND_LEVEL = 0.954   # lo/hi: the calibrated central band holding this fraction of held-out truths
 
 
@@ -185,7 +186,7 @@ class RDFModel:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         torch.save({k: v.half() for k, v in self.net.state_dict().items()}, folder / WEIGHTS)
-        meta = {**self.meta, "format": "exelfs-rdf-1", "exelfs_version": __version__, "recipe": self.cfg.to_dict(),
+        meta = {**self.meta, "format": FORMAT, "exelfs_version": __version__, "recipe": self.cfg.to_dict(),
                 "kinds": self.kinds, "x_scale": self.x_scale, "y_mean": self.y_mean.tolist(),
                 "y_std": self.y_std.tolist(), "scale": self.scale.tolist(), "band": self.band.tolist(), "rwin": list(self.rwin),
                 "n_inputs": int(K_INPUT.size + 2), "sha256": _sha256(folder / WEIGHTS)}
@@ -202,7 +203,7 @@ def load_rdf_model(folder) -> RDFModel:
     folder = Path(folder)
     try:
         meta = json.loads((folder / META).read_text())
-        if meta.get("format") != "exelfs-rdf-1":
+        if meta.get("format") != FORMAT:
             raise ValueError("not an exelfs RDF network")
         if _sha256(folder / WEIGHTS) != meta["sha256"]:
             raise ModelFileError(f"the RDF network in {folder} is damaged: {WEIGHTS} does not match the sha256 in "
@@ -299,7 +300,7 @@ def default_rdf_config(structure: str, edge: str, kind: str, **overrides) -> RDF
 def rdf_model_name(cfg: RDFConfig, paths) -> str:
     from .store import paths_signature
 
-    return f"{cfg.edge}-{cfg.kind}-rdf-{cfg.key(paths_signature(paths))}"
+    return f"{cfg.edge}-{cfg.kind}-rdf-{cfg.key(paths_signature(paths) + FORMAT)}"
 
 
 def get_rdf_model(paths, cfg: RDFConfig, progress: bool = False):

@@ -28,7 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 REAL = Path(os.environ.get("EXELFS_SHARED", ROOT.parent / "shared")) / "data" / "real"
 SYNTH = [("NiO", "O", "K", "eels"), ("Cu", "Cu", "K", "xas")]
-REAL_CASES = [("xas_Cu_K_foil_rt_2016.xdi", "Cu_K"), ("xas_Cu_K_foil_10K.xdi", "Cu_K"), ("xas_Ni_K_foil_rt.xdi", "Ni_K"),
+REAL_CASES = [("xas_Cu_K_foil_rt_2016.xdi", "Cu_K"), ("xas_Cu_K_foil_10K.xdi", "Cu_K"),
+              ("xas_Ni_K_foil_rt.xdi", "Ni_K"),
               ("xas_Fe_K_foil_rt_2016.xdi", "Fe_K"), ("eels_MgO_MgK_OK_atlas.msa", "O_K"),
               ("eels_NiO_NiL_OK_atlas.msa", "O_K")]
 N_HELD = 300

@@ -188,8 +188,8 @@ class RDFModel:
         torch.save({k: v.half() for k, v in self.net.state_dict().items()}, folder / WEIGHTS)
         meta = {**self.meta, "format": FORMAT, "exelfs_version": __version__, "recipe": self.cfg.to_dict(),
                 "kinds": self.kinds, "x_scale": self.x_scale, "y_mean": self.y_mean.tolist(),
-                "y_std": self.y_std.tolist(), "scale": self.scale.tolist(), "band": self.band.tolist(), "rwin": list(self.rwin),
-                "n_inputs": int(K_INPUT.size + 2), "sha256": _sha256(folder / WEIGHTS)}
+                "y_std": self.y_std.tolist(), "scale": self.scale.tolist(), "band": self.band.tolist(),
+                "rwin": list(self.rwin), "n_inputs": int(K_INPUT.size + 2), "sha256": _sha256(folder / WEIGHTS)}
         (folder / META).write_text(json.dumps(meta, indent=1))
         return folder
 

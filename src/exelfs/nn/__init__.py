@@ -4,7 +4,8 @@
 - ``train`` (``train``): synthetic data from the FEFF paths, a deep ensemble, variance-scaling calibration.
 - ``NNModel`` / ``load_model`` (``predict``): predictions, unseen-spectrum flags, files with a checksum.
 - ``get_model`` (``store``): shipped, cached, or trained on demand.
-- ``ARCHITECTURES`` (``models``): the registry of designs.
+- ``ARCHITECTURES`` (``models``): the registry of designs; ``flow_npe`` (``flow``) is neural posterior
+  estimation with a conditional normalizing flow (zuko), the others Gaussian-head or point networks.
 - ``rdf`` (module): the partial-RDF network (n_B(r) per kind of neighbour with a calibrated band).
 """
 

@@ -9,6 +9,9 @@ log-variance of 0 and are trained by mean squared error).
   learning rate 0.1, R of the first shell only.
 - ``seed_cnn``: the seed work's second design: one convolution layer, three dense ReLU layers, SGD, mean
   squared error, k-fold members.
+- ``flow_npe``: neural posterior estimation, a conditional normalizing flow over all outputs
+  (exelfs.nn.flow), trained by maximum likelihood; its forward gives the posterior's mean and
+  log-variance from seeded samples (M = 1).
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from torch import nn
 ARCHITECTURES: dict = {}
 
 
-def register(name: str, gaussian: bool, optimizer: str, lr: float | None = None, r1_only: bool = False):
+def register(name: str, gaussian: bool, optimizer: str, lr: float | None = None, r1_only: bool = False,
+             density: bool = False):
     """Register a builder; ``gaussian``: trained by Gaussian NLL (else MSE); ``optimizer``: 'adam'|'sgd';
-    ``lr``: the design's own learning rate (None: the config's); ``r1_only``: predicts R1 alone."""
+    ``lr``: the design's own learning rate (None: the config's); ``r1_only``: predicts R1 alone;
+    ``density``: a posterior density trained by its own ``net.nll(x, y)`` and sampled by
+    ``net.sample(x, n, seed)``."""
     def deco(func):
         ARCHITECTURES[name] = {"build": func, "gaussian": gaussian, "optimizer": optimizer, "lr": lr,
-                               "r1_only": r1_only}
+                               "r1_only": r1_only, "density": density}
         return func
     return deco
 
@@ -112,3 +118,10 @@ class _Conv(nn.Module):
 @register("seed_cnn", gaussian=False, optimizer="sgd", lr=0.01)
 def seed_cnn(n_in: int, n_out: int, members: int = 5) -> nn.Module:
     return Members([_Conv(n_in, n_out) for _ in range(members)], gaussian=False)
+
+
+@register("flow_npe", gaussian=True, optimizer="adam", density=True)
+def flow_npe(n_in: int, n_out: int, **options) -> nn.Module:
+    from .flow import FlowNPE
+
+    return FlowNPE(n_in, n_out, **options)

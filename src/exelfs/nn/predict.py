@@ -64,6 +64,36 @@ class NNModel:
         mean, base, spread = ensemble_moments(out, self.gaussian, self.rmse)
         return mean * self.y_std + self.y_mean, np.sqrt(base) * self.scale * self.y_std, spread
 
+    def posterior(self, x, n: int = 1000, seed: int | None = None) -> np.ndarray:
+        """(n, B, T) posterior samples in physical units for raw inputs x (seeded; None: the flow's
+        SAMPLE_SEED, which its predictions use too): a density design's own samples, scaled about their
+        mean by the calibrated scale (shape and correlations kept), else the ensemble's Gaussian mixture
+        (a member per sample, point designs with their held-out RMS error as width) widened about the
+        ensemble mean by the calibrated scale."""
+        import torch
+
+        from .flow import SAMPLE_SEED
+        from .models import ARCHITECTURES
+        from .train import run_net, torch_threads
+
+        seed = SAMPLE_SEED if seed is None else seed
+        xn = self._norm_x(x)
+        with torch_threads(1):
+            if ARCHITECTURES[self.cfg.architecture]["density"]:
+                z = self.net.sample(torch.from_numpy(xn), n, seed=seed).numpy()
+                mean = z.mean(axis=0)
+                return (mean + self.scale * (z - mean)) * self.y_std + self.y_mean
+            out = run_net(self.net, xn)
+        mu = out[..., 0]
+        sd = np.sqrt(np.exp(out[..., 1])) if self.gaussian else np.broadcast_to(self.rmse, mu.shape[1:])[None]
+        rng = np.random.default_rng(seed)
+        member = rng.integers(mu.shape[0], size=(n, mu.shape[1]))
+        cols = np.arange(mu.shape[1])[None, :]
+        sd = np.broadcast_to(sd, mu.shape)
+        z = mu[member, cols] + sd[member, cols] * rng.standard_normal((n, *mu.shape[1:]))
+        mean = mu.mean(axis=0)
+        return (mean + self.scale * (z - mean)) * self.y_std + self.y_mean
+
     def _params(self, mean, paths) -> dict | None:
         """Parameter sets (for clean_chi) at the predicted values; None when the model predicts R1 only."""
         if "s02" not in self.names:
@@ -120,10 +150,12 @@ class NNModel:
         a = self.cfg.artefacts
         return max(float(k_range[0]), a.kmin[0]), min(float(k_range[1]), a.kmax[1])
 
-    def batch(self, paths, k, chi, k_range, l2_shift_ev=None) -> dict:
+    def batch(self, paths, k, chi, k_range, l2_shift_ev=None, samples: int = 0) -> dict:
         """The contract's dict for chi (n_spectra, len(k)), unweighted, on one k grid (1/A); besides the
         contract's keys, "ood_reason" (per spectrum a sentence or None) and the flag statistics
-        "flag_spread", "flag_misfit", "flag_misfit_noise" (float arrays)."""
+        "flag_spread", "flag_misfit", "flag_misfit_noise" (float arrays). With ``samples`` > 0 also
+        "posterior_samples" (samples, n_spectra, T) in the order of ``self.names`` (physical units) and
+        "correlation" (n_spectra, T, T), their correlation matrices."""
         kmin, kmax = float(k_range[0]), float(k_range[1])
         a = self.cfg.artefacts
         short = kmax < a.kmax[0] - 0.5 or kmin > a.kmin[1] + 0.5
@@ -150,7 +182,38 @@ class NNModel:
         out.update({f"flag_{k}": v for k, v in stats.items()})
         out["shells"] = [{"scatterer": s["scatterer"], "r_ref": round(float(s["reff"]), 4), "n_ref": float(s["n"])}
                          for s in self.shells]
+        if samples:
+            post = self.posterior(x, samples)
+            out["posterior_samples"] = post
+            out["correlation"] = np.stack([np.corrcoef(post[:, i].T) for i in range(post.shape[1])])
         return out
+
+    def curves(self, paths, k, chi, k_range, kweight: int = 2) -> dict:
+        """The forward model at the network's answer beside one spectrum's chi (k 1/A, unweighted), on
+        the keys of the fit's curves: "k" (the fine grid), "chi", "chi_model", "kwin", "r" (A), "chir",
+        "chir_model" (complex chi(R) of k^kweight chi, Larch's normalisation), "rwin"; and what the network
+        reads, k^2 chi Fourier-filtered to its R window on its k grid: "filtered_k", "filtered_chi",
+        "filtered_chi_model"."""
+        from .data import K_FINE, KSTEP, NFFT, _kwindow, _rmask
+
+        kmin, kmax = self.k_range_used(k_range)
+        fine = on_fine_grid(k, chi)[:1]
+        x, xw = features(fine, kmin, kmax, self.rwin, self.cfg.input_mode)
+        p = self._params(self.moments(x)[0], paths)
+        if p is None:
+            return {}
+        model = clean_chi(paths, group_shells(paths), p, self.l2_shift_ev)
+        _, xw_model = features(model, kmin, kmax, self.rwin, "windowed")
+        kwin = _kwindow([kmin], [kmax])[0]
+        r = np.pi / (KSTEP * NFFT) * np.arange(NFFT // 2 + 1)
+        keep = r <= 10.0
+
+        def ft(c):
+            return (np.fft.rfft(c[0] * K_FINE ** kweight * kwin, NFFT) * KSTEP / np.sqrt(np.pi))[keep]
+
+        return {"k": K_FINE, "chi": fine[0], "chi_model": model[0], "kwin": kwin, "r": r[keep], "chir": ft(fine),
+                "chir_model": ft(model), "rwin": _rmask(self.rwin)[keep], "filtered_k": K_INPUT,
+                "filtered_chi": xw[0], "filtered_chi_model": xw_model[0]}
 
     # ---------------------------------------------------------------- files
     def save(self, folder) -> Path:

@@ -3,8 +3,10 @@
 ``train(paths, cfg)`` draws the training set and a separate held-out set from the config's priors, fits
 every ensemble member on its own k-fold split, rounds the weights to half precision (as they are saved),
 and on the first half of the held-out set finds per output the variance scale that puts the 1- and
-2-sigma coverage at 0.683 and 0.954; the second half gives the scores (MAE, coverage) and the
-thresholds of the unseen-spectrum flags. Units as exelfs.nn.data.
+2-sigma coverage at 0.683 and 0.954 (a density design: its posterior's central 68.3 % and 95.4 %
+intervals, scaled about the posterior mean); the second half gives the scores (MAE, coverage of mean +- 1 and
+2 sigma, and of the posterior samples' central 68.3 % and 95.4 % intervals) and the thresholds of the
+unseen-spectrum flags. Units as exelfs.nn.data.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from .models import ARCHITECTURES
 
 SCALES = np.exp(np.linspace(np.log(0.25), np.log(6.0), 161))  # candidate variance scales (on sigma)
 OOD_QUANTILE = 0.995
+POSTERIOR_SAMPLES = 200  # per held-out spectrum, for the coverage of the ensemble's central intervals (a
+# density design uses the n_samples behind its moments)
 
 
 @contextmanager
@@ -60,12 +64,15 @@ def _fit(net, spec, x, y, cfg: TrainConfig, rng, progress: bool) -> list[float]:
         total = 0.0
         for s in range(0, len(x), cfg.batch):
             idx = order[s:s + cfg.batch]
-            out = net(xt[idx])  # (M, b, T, 2)
-            mu, logvar = out[..., 0], out[..., 1]
-            err = (mu - yt[idx][None]) ** 2
-            per = 0.5 * (logvar + err * torch.exp(-logvar)) if spec["gaussian"] else err
-            w = keep[:, idx][..., None]
-            loss = (per * w).sum() / (w.sum() * per.shape[-1])
+            if spec["density"]:
+                loss = net.nll(xt[idx], yt[idx])
+            else:
+                out = net(xt[idx])  # (M, b, T, 2)
+                mu, logvar = out[..., 0], out[..., 1]
+                err = (mu - yt[idx][None]) ** 2
+                per = 0.5 * (logvar + err * torch.exp(-logvar)) if spec["gaussian"] else err
+                w = keep[:, idx][..., None]
+                loss = (per * w).sum() / (w.sum() * per.shape[-1])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -99,6 +106,16 @@ def coverage(y, mean, sigma) -> tuple:
     return (z <= 1).mean(axis=0), (z <= 2).mean(axis=0)
 
 
+def interval_coverage(y, samples) -> tuple:
+    """Fractions of y (B, T) inside the central 68.3 % and 95.4 % intervals of samples (n, B, T), per
+    column."""
+    inside = []
+    for p in (0.6827, 0.9545):
+        lo, hi = np.quantile(samples, [(1 - p) / 2, (1 + p) / 2], axis=0)
+        inside.append(((y >= lo) & (y <= hi)).mean(axis=0))
+    return tuple(inside)
+
+
 def _best_scale(y, mean, base) -> np.ndarray:
     """Per output, the sigma scale whose 1- and 2-sigma coverage are closest to 0.683 and 0.954."""
     z = np.abs(y - mean) / np.sqrt(base)  # (B, T)
@@ -108,6 +125,17 @@ def _best_scale(y, mean, base) -> np.ndarray:
         c2 = (z[:, t][None, :] <= 2 * SCALES[:, None]).mean(axis=1)
         best.append(SCALES[np.argmin(np.abs(c1 - 0.683) + np.abs(c2 - 0.954))])
     return np.array(best)
+
+
+def _best_interval_scale(y, samples) -> np.ndarray:
+    """Per output, the scale about the posterior mean (samples (n, B, T)) whose central 68.3 % and 95.4 %
+    intervals cover y (B, T) closest to 0.683 and 0.954; the posterior's shape and correlations are kept."""
+    mean = samples.mean(axis=0)
+    lo1, hi1, lo2, hi2 = np.quantile(samples, [0.15865, 0.84135, 0.02275, 0.97725], axis=0) - mean
+    d, s = y - mean, SCALES[:, None, None]  # an interval scaled by s about the mean: mean + s * (q - mean)
+    c1 = ((d >= s * lo1) & (d <= s * hi1)).mean(axis=1)  # (len(SCALES), T)
+    c2 = ((d >= s * lo2) & (d <= s * hi2)).mean(axis=1)
+    return SCALES[np.argmin(np.abs(c1 - 0.683) + np.abs(c2 - 0.954), axis=0)]
 
 
 def run_net(net, x: np.ndarray, chunk: int = 16384) -> np.ndarray:
@@ -140,12 +168,22 @@ def train(paths, cfg: TrainConfig, l2_shift_ev=None, progress: bool = True):
         losses = _fit(net, spec, norm_x(train_set["x"]), norm_y(train_set["y"]), cfg, rng_fit, progress)
         _half_precision(net)
         net.eval()
-        out = run_net(net, norm_x(cal["x"]))
+        if spec["density"]:  # one set of posterior samples gives the moments and the intervals
+            from .flow import sample_moments
+
+            z = net.sample(torch.from_numpy(norm_x(cal["x"])), net.n_samples)
+            out = sample_moments(z).numpy()
+        else:
+            out = run_net(net, norm_x(cal["x"]))
     yc = norm_y(cal["y"])
     half = len(yc) // 2
     rmse = np.sqrt(np.mean((out[..., 0].mean(axis=0)[:half] - yc[:half]) ** 2, axis=0))
     mean, base, spread = ensemble_moments(out, spec["gaussian"], rmse)
-    scale = _best_scale(yc[:half], mean[:half], base[:half])
+    if spec["density"]:
+        z = z.numpy()
+        scale = _best_interval_scale(yc[:half], z[:, :half])
+    else:
+        scale = _best_scale(yc[:half], mean[:half], base[:half])
     model = NNModel(net=net, cfg=cfg, names=names, x_scale=x_scale, y_mean=y_mean, y_std=y_std, scale=scale,
                     gaussian=spec["gaussian"], rmse=rmse, shells=model_shells(paths), rwin=r_window(model_shells(paths)),
                     l2_shift_ev=l2_shift_ev, meta={})
@@ -157,8 +195,14 @@ def train(paths, cfg: TrainConfig, l2_shift_ev=None, progress: bool = True):
     c1, c2 = coverage(yc[half:], mean[half:], sigma)
     mae = np.mean(np.abs(mean[half:] - yc[half:]), axis=0) * y_std
     unflagged = ~np.any([v[half:] > thresholds[k] for k, v in flags.items()], axis=0) if flags else None
+    if spec["density"]:
+        post = (mean[half:] + scale * (z[:, half:] - mean[half:])) * y_std + y_mean
+    else:
+        post = model.posterior(cal["x"][half:], POSTERIOR_SAMPLES)
+    i1, i2 = interval_coverage(cal["y"][half:, cols], post)
     model.meta.update(
         scores={n: {"mae": float(mae[i]), "coverage_1sigma": float(c1[i]), "coverage_2sigma": float(c2[i]),
+                    "interval_68": float(i1[i]), "interval_95": float(i2[i]),
                     "mean_sigma": float(np.mean(sigma[:, i]) * y_std[i])} for i, n in enumerate(names)},
         held_out=int(len(yc) - half), calibrated_on=int(half), flagged_fraction=None if unflagged is None
         else float(1 - unflagged.mean()), losses=[round(v, 5) for v in losses],

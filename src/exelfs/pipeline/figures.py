@@ -129,3 +129,77 @@ def overview_figure(result):
     for draw, ax in zip(panels, np.atleast_1d(axes)):
         draw(ax, result)
     return fig
+
+
+CORNER = ("r1", "n1", "sigma2_1", "e0_shift", "s02")
+LABELS = {"r1": "R1 (A)", "n1": "N1", "sigma2_1": "sigma2_1 (A^2)", "e0_shift": "dE0 (eV)", "s02": "S0^2"}
+
+
+def corner_figure(result):
+    """The network's posterior of one spectrum: histograms of R1, N1, sigma2_1, delta E0 and S0^2 on the
+    diagonal, pairwise densities below it with their correlation coefficients."""
+    a = result.arrays
+    names = list(a["posterior_names"])
+    cols = [names.index(n) for n in CORNER if n in names]
+    s = np.asarray(a["posterior_samples"], float)[:, cols]
+    labels = [LABELS[names[c]] for c in cols]
+    n = len(cols)
+    fig, axes = _figure(n, n, size=(2.1 * n + 1, 2.1 * n + 1))
+    axes = np.atleast_2d(axes)
+    corr = np.corrcoef(s.T) if n > 1 else np.ones((1, 1))
+    for i in range(n):
+        for j in range(n):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_axis_off()
+                continue
+            if i == j:
+                ax.hist(s[:, i], bins=40, color=COLOURS["data"], histtype="step")
+                lo, mid, hi = np.quantile(s[:, i], [0.1587, 0.5, 0.8413])
+                for v in (lo, hi):
+                    ax.axvline(v, color=COLOURS["model"], lw=0.8, ls="--")
+                ax.axvline(mid, color=COLOURS["model"], lw=1)
+                ax.set_yticks([])
+            else:
+                ax.hist2d(s[:, j], s[:, i], bins=30, cmap="Greys")
+                ax.text(0.04, 0.9, f"r = {corr[i, j]:+.2f}", transform=ax.transAxes, fontsize=FONT - 2,
+                        color=COLOURS["model"])
+            ax.tick_params(labelsize=FONT - 3)
+            if i == n - 1:
+                ax.set_xlabel(labels[j], fontsize=FONT - 1)
+            else:
+                ax.set_xticklabels([])
+            if j == 0 and i > 0:
+                ax.set_ylabel(labels[i], fontsize=FONT - 1)
+            elif j > 0:
+                ax.set_yticklabels([])
+    source = (result.stats.get("posterior") or {}).get("source", "the network")
+    fig.suptitle(f"{result.edge}: posterior from {source}\n(lines: median and central 68 % interval)",
+                 fontsize=FONT)
+    return fig
+
+
+def reconstruction_figure(result):
+    """What the network reads, k^2 chi Fourier-filtered to its R window, for the data and for the forward
+    model at the network's answer; beside it |chi(R)| of both."""
+    a = result.arrays
+    fig, (ax, bx) = _figure(1, 2, size=(11.0, 4.5))
+    k = np.asarray(a["filtered_k"])
+    data, model = np.asarray(a["filtered_chi"]), np.asarray(a["filtered_chi_model"])
+    kmin, kmax = result.k_range
+    sel = (k >= kmin - 0.5) & (k <= kmax + 0.5)
+    ax.plot(k[sel], data[sel], color=COLOURS["data"], lw=1, label="data, Fourier-filtered")
+    ax.plot(k[sel], model[sel], color=COLOURS["model"], lw=1.2, label="forward model at the network's answer")
+    rf = result.stats.get("reconstruction_r_factor")
+    _finish(ax, "the network's reconstructed chi" + ("" if rf is None else f" (R-factor {rf:.3f})"), "k (1/A)",
+            "k^2 chi(k) (A^-2), filtered")
+    r, chir, cm = np.asarray(a["r"]), np.asarray(a["chir"]), np.asarray(a["chir_model"])
+    bx.plot(r, np.abs(chir), color=COLOURS["data"], lw=1.2, label="|chi(R)| data")
+    bx.plot(r, np.abs(cm), color=COLOURS["model"], lw=1.2, label="|chi(R)| network's answer")
+    if a.get("rwin") is not None:
+        bx.plot(r, np.abs(chir).max() * np.asarray(a["rwin"]), color=COLOURS["window"], lw=0.8,
+                label="R window the network reads")
+    bx.set_xlim(0, 6)
+    _finish(bx, f"{result.edge}: |chi(R)| of k^{result.kweight} chi", "R (A), not phase corrected",
+            f"|chi(R)| (A^-{result.kweight + 1})")
+    return fig

@@ -18,6 +18,7 @@ METHODS: dict[str, Callable] = {}
 PLANNED: dict[str, str] = {}
 FEFF_PHASE_R = 0.010     # A: FEFF6 phase accuracy, added to the network's R error as for the fit
 FEFF_AMP_SIGMA2 = 0.0005  # A^2: FEFF amplitude accuracy, added to the network's sigma2 error
+POSTERIOR_SAMPLES = 2000  # the network's posterior samples of one spectrum (corner plot, correlations)
 
 
 @dataclass
@@ -41,7 +42,9 @@ class MethodOutput:
     """What a method returns: shells (contract keys plus ``error_budget`` and honesty ``flags``), warnings,
     the fit statistics (``n_independent``, ``n_parameters``, ``r_factor``, ``k_range``, ``r_range``, ...),
     model curves on the method's own grids (``k``, ``chi``, ``chi_model``, ``kwin``, ``r``, ``chir``,
-    ``chir_model``, ``rwin``) and the model as data (for reports and scripts that redo it)."""
+    ``chir_model``, ``rwin``; the network adds ``filtered_k``, ``filtered_chi``, ``filtered_chi_model``,
+    ``posterior_samples`` (n, T) and ``posterior_names``) and the model as data (for reports and scripts
+    that redo it)."""
 
     shells: list
     warnings: list = field(default_factory=list)
@@ -95,14 +98,16 @@ def _nn_model(plan):
     return plan.__dict__["_nn_model"]
 
 
-def nn_batch(plan, k, chi, k_range, kweight=2, l2_shift_ev=None) -> dict:
+def nn_batch(plan, k, chi, k_range, kweight=2, l2_shift_ev=None, samples: int = 0) -> dict:
     """The network on many spectra at once: k (1/A, uniform), chi (n_spectra, len(k)) unweighted, one
     k_range (1/A) for all. Returns float arrays "r{i}", "r{i}_err", "n{i}", "n{i}_err", "sigma2_{i}",
     "sigma2_{i}_err" (A, -, A^2, 1 sigma), "e0_shift", "e0_shift_err" (eV), "s02", "s02_err", "ood" (bool:
     unseen by the model) with "ood_reason", and "shells" [{"scatterer", "r_ref", "n_ref"}]. The network
-    reads k^2 chi whatever ``kweight`` the analysis uses."""
+    reads k^2 chi whatever ``kweight`` the analysis uses. ``samples`` > 0 adds "posterior_samples" and
+    "correlation" (see exelfs.nn.NNModel.batch)."""
     model = _nn_model(plan)
-    return model.batch(plan.paths, k, np.atleast_2d(np.asarray(chi, float)), k_range, l2_shift_ev=l2_shift_ev)
+    return model.batch(plan.paths, k, np.atleast_2d(np.asarray(chi, float)), k_range, l2_shift_ev=l2_shift_ev,
+                       samples=samples)
 
 
 def _nn_shells(out: dict) -> list:
@@ -128,10 +133,21 @@ def _nn_shells(out: dict) -> list:
     return shells
 
 
+def _posterior_summary(out: dict, names: list, architecture: str) -> dict:
+    """The posterior of one spectrum for reports: the output names, their correlation matrix, its source."""
+    from ..nn import ARCHITECTURES
+
+    source = ("conditional normalizing flow (neural posterior estimation)" if ARCHITECTURES[architecture]["density"]
+              else "the ensemble's calibrated Gaussian mixture (no correlations between outputs within a member)")
+    return {"names": list(names), "correlation": np.round(out["correlation"][0], 3).tolist(), "source": source,
+            "samples": int(out["posterior_samples"].shape[0])}
+
+
 @register("nn")
 def nn_method(plan, data: ChiInput) -> MethodOutput:
-    """The calibrated network ensemble (exelfs.nn) on one spectrum: the batch call with one row."""
-    out = nn_batch(plan, data.k, data.chi, data.k_range, data.kweight, data.l2_shift_ev)
+    """The calibrated network (exelfs.nn) on one spectrum: the batch call with one row, its posterior
+    samples, and the forward model at its answer beside the data (the curves)."""
+    out = nn_batch(plan, data.k, data.chi, data.k_range, data.kweight, data.l2_shift_ev, samples=POSTERIOR_SAMPLES)
     model = plan.__dict__["_nn_model"]
     glob = {k: float(out[k][0]) if k in out else None for k in ("e0_shift", "e0_shift_err", "s02", "s02_err")}
     stats = {"k_range": list(model.k_range_used(data.k_range)), **glob, "ood_reason": out["ood_reason"][0],
@@ -142,7 +158,10 @@ def nn_method(plan, data: ChiInput) -> MethodOutput:
     warnings = list(plan.__dict__.get("_nn_notes", []))
     if out["ood"][0]:
         warnings.append(f"the network has not seen spectra like this one: {out['ood_reason'][0]}")
-    return MethodOutput(shells=_nn_shells(out), warnings=warnings, stats=stats,
+    stats["posterior"] = _posterior_summary(out, model.names, model.cfg.architecture)
+    curves = {**model.curves(plan.paths, data.k, data.chi, data.k_range, data.kweight),
+              "posterior_samples": out["posterior_samples"][:, 0], "posterior_names": list(model.names)}
+    return MethodOutput(shells=_nn_shells(out), warnings=warnings, stats=stats, curves=curves,
                         model={"paths": [], "network": model.meta.get("scores")})
 
 

@@ -1,6 +1,8 @@
 """The report of one analysis, in a folder: figures (PNG), chi(k) and chi(R) as text columns, the FEFF
 paths of the model with a Larch script that redoes the fit outside exelfs, result.json with provenance
-(version, input file and its sha256, every setting, date), and an HTML page tying them together."""
+(version, input file and its sha256, every setting, date), and an HTML page tying them together. For the
+network: its posterior (corner plot, correlation table) and its reconstructed chi (the forward model at
+its answer over the data it read)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .figures import chik_figure, chir_figure, spectrum_figure
+from .figures import CORNER, chik_figure, chir_figure, corner_figure, reconstruction_figure, spectrum_figure
 
 DPI = 150
 
@@ -125,6 +127,14 @@ def _html(result, data: dict, figures: list, files: list) -> str:
                                         "n_parameters", "fit_mode", "chi2_reduced", "r_factor", "t_lambda", "n_from")]
     warn = "".join(f"<li>{esc(str(w))}</li>" for w in data["warnings"]) or "<li>none</li>"
     figs = "".join(f'<figure><img src="{esc(f)}" alt="{esc(f)}"></figure>' for f in figures)
+    post = data.get("posterior")
+    posterior = ""
+    if post:
+        idx = [post["names"].index(n) for n in CORNER if n in post["names"]]
+        rows = [[post["names"][i]] + [f"{post['correlation'][i][j]:+.2f}" for j in idx] for i in idx]
+        posterior = (f'<h2>Network posterior</h2><div id="posterior"><p>{esc(post["source"])}, {post["samples"]} '
+                     f'samples: correlation coefficients</p>{_table(rows, [""] + [post["names"][i] for i in idx])}'
+                     '</div>')
     links = " · ".join(f'<a href="{esc(f)}">{esc(f)}</a>' for f in files)
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>exelfs: {esc(result.edge)}</title>
@@ -135,6 +145,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}img{{max-width:100
 {"<h2>Undetermined</h2>" + _table(undetermined, ["scatterer", "R (Å)", "reason"]) if undetermined else ""}
 <h2>How the error bars are built</h2><ul>{"".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in data["error_model"].items())}</ul>
 <h2>Fit</h2>{_table(stats, ["", "value"])}
+{posterior}
 <h2>Paths in the model</h2>{_table(paths, ["name", "FEFF path", "reff (Å)", "legs", "degeneracy"])}
 <h2>Settings</h2>{_table(settings, ["setting", "value", "set by", "reason"])}
 <h2>Warnings</h2><ul>{warn}</ul>
@@ -153,6 +164,10 @@ def write_report(result, out_dir) -> Path:
     builders = [("spectrum.png", spectrum_figure)] if result.arrays.get("energy") is not None else []
     if result.arrays.get("fit_k") is not None:
         builders += [("chi_k.png", chik_figure), ("chi_r.png", chir_figure)]
+    if result.arrays.get("filtered_chi") is not None:
+        builders.append(("nn_reconstruction.png", reconstruction_figure))
+    if result.arrays.get("posterior_samples") is not None:
+        builders.append(("posterior_corner.png", corner_figure))
     if result.rdf is not None:
         from .rdf_figure import rdf_figure
 
@@ -164,6 +179,8 @@ def write_report(result, out_dir) -> Path:
     page = out / "index.html"
     result.report = str(page)
     data = {**result.to_json(), "provenance": provenance(result)}
+    if result.stats.get("posterior"):
+        data["posterior"] = result.stats["posterior"]
     (out / "result.json").write_text(json.dumps(data, indent=1))
     page.write_text(_html(result, data, figures, files))
     return page

@@ -49,7 +49,9 @@ class Result:
     r_range, t_lambda, stats (fit statistics). Lists: shells, undetermined_shells (each with 'reason'),
     warnings. settings: every choice {name: {value, set_by, reason}}. arrays: 'energy', 'signal',
     'pre_edge', 'mu', 'mu0', 'post_edge' (eV axis), 'k', 'chi' (extraction grid), 'fit_k', 'fit_chi',
-    'chi_model', 'kwin' (fit grid), 'r', 'chir', 'chir_model', 'rwin' (complex chi(R) of k^w chi).
+    'chi_model', 'kwin' (fit grid), 'r', 'chir', 'chir_model', 'rwin' (complex chi(R) of k^w chi); the
+    network's 'filtered_k', 'filtered_chi', 'filtered_chi_model' (k^2 chi it reads, data and forward model)
+    and 'posterior_samples' (n, T) with 'posterior_names'.
     model: the fitted model as data (params, paths). source: input path; report: written report page.
     parts, chosen: with method 'both', each method's own Result and which one gave the top-level shells.
     rdf: with --rdf, the partial RDF per kind of neighbour (r in A, g/lo/hi in atoms per A)."""

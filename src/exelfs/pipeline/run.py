@@ -113,9 +113,8 @@ def _arrays(ext, curves) -> dict:
         a.update(energy=ext.energy, signal=ext.signal, pre_edge=ext.pre_edge, mu=ext.mu, mu0=ext.mu0,
                  post_edge=ext.post_edge, edge_step=ext.edge_step, k=ext.k, chi=ext.chi,
                  pre_edge_window=ext.pre_edge_window, e_end=ext.e_end)
-    if curves:
-        a.update(fit_k=curves["k"], fit_chi=curves["chi"], chi_model=curves["chi_model"], kwin=curves["kwin"],
-                 r=curves["r"], chir=curves["chir"], chir_model=curves["chir_model"], rwin=curves.get("rwin"))
+    renamed = {"k": "fit_k", "chi": "fit_chi"}  # the method's grid, apart from the extraction's k and chi
+    a.update({renamed.get(name, name): v for name, v in (curves or {}).items()})
     return a
 
 

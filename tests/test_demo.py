@@ -23,6 +23,8 @@ def test_demo_recovers_the_known_answer(tmp_path, capsys):
     assert first["scatterer"] == "O"
     assert abs(first["r"] - truth["r"]) <= max(0.03, 2 * first["r_err"])
     assert abs(first["r"] - truth["r"]) <= 0.03
-    for name in ("structure.png", "structure.html", "report/index.html", "example_coreloss.hspy"):
+    first_peak = next(s["peaks"][0] for s in out["network"].rdf["shells"] if s["scatterer"] == "O")
+    assert abs(first_peak["r"] - truth["r"]) < 0.05 and abs(first_peak["n"] / truth["n"] - 1) < 0.35
+    for name in ("structure.png", "structure.html", "report/index.html", "example_coreloss.hspy", "rdf.png"):
         assert (tmp_path / "demo" / name).stat().st_size > 1000, name
     assert "against the known answer" in capsys.readouterr().out

@@ -96,7 +96,7 @@ def _analyze_one(file, args, settings, plans):
     if plan is None:
         plan = make_plan(data, edge=args.edge, structure=args.structure, settings=settings)
         plans[key] = plan
-    result = run(plan, data, lowloss=lowloss, method=args.method)
+    result = run(plan, data, lowloss=lowloss, method=args.method, rdf=args.rdf)
     if args.report:
         from .pipeline.report import write_report
 
@@ -268,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON (one object per line for several files)")
     s.add_argument("--table", metavar="OUT.csv", help="write one CSV row per shell and file")
     s.add_argument("--report", metavar="DIR", help="write figures, data, a Larch script and a page into DIR")
+    s.add_argument("--rdf", action="store_true", help="add the partial RDF per kind of neighbour (1-6 A, with a "
+                   "~95 %% band) from the RDF network, trained on demand and cached")
     for name, kind, metavar, text in CONTROLS:
         s.add_argument(f"--{name}", type=kind, metavar=metavar, help=f"{text} (default: automatic)")
     s.add_argument("--series", metavar="temperature=T1,T2,...",

@@ -4,8 +4,8 @@ The example is MgO measured at the Mg K edge (1305 eV) with the O K edge (532 eV
 FEFF paths of rocksalt MgO, chi(k) with known shell parameters, and the EELS forward model (hydrogenic
 edges, power-law background, plural scattering at t/lambda 0.3, resolution, Poisson noise, a calibration
 offset). The demo then identifies the edges, proposes the structure, extracts chi(k), fits the shells
-(with the low-loss spectrum for deconvolution), runs the neural network on the same chi(k) and prints
-both next to the known answer.
+(with the low-loss spectrum for deconvolution), runs the neural network on the same chi(k), prints
+both next to the known answer, and draws the partial RDF around Mg from the RDF network (rdf.png).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def run_demo(out_dir="exelfs-demo") -> dict:
     print(format_result(result), "\n")
 
     print("== 4. the neural network on the same spectrum ==")
-    network = run(make_plan(core, edge=EDGE, structure=STRUCTURE), core, lowloss=low, method="nn")
+    network = run(make_plan(core, edge=EDGE, structure=STRUCTURE), core, lowloss=low, method="nn", rdf=True)
     print(format_result(network), "\n")
 
     print("== 5. against the known answer ==")
@@ -88,5 +88,14 @@ def run_demo(out_dir="exelfs-demo") -> dict:
                   f"{t['n']:>8d}{n:>14}{t['sigma2']:>13.4f}{s['sigma2']:>10.4f} ± {s.get('sigma2_err') or 0:.4f}")
         if not res.shells:
             print(f"{'-':<8}{name:<9}no answer: {res.undetermined_shells[0]['reason'] if res.undetermined_shells else ''}")
+    print("\n== 6. partial RDF around Mg (network, ~95 % band) ==")
+    print(f"{'shell':<8}{'R true':>8}{'peak r':>9}{'N true':>8}{'area':>8}")
+    for t in truth:
+        peak = next(s["peaks"][0] for s in network.rdf["shells"] if s["scatterer"] == t["scatterer"])
+        print(f"{t['scatterer']:<8}{t['r']:>8.3f}{peak['r']:>9.3f}{t['n']:>8d}{peak['n']:>8.1f}")
+    from .pipeline.rdf_figure import rdf_figure
+
+    rdf_figure(network).savefig(out / "rdf.png", dpi=120)
+    print(f"RDF panel: {out / 'rdf.png'}")
     print(f"\nreport: {out / 'report'}")
     return {"identification": ident, "structure": struct, "analysis": result, "network": network, "truth": truth}

@@ -6,6 +6,7 @@
 - ``get_model`` (``store``): shipped, cached, or trained on demand.
 - ``ARCHITECTURES`` (``models``): the registry of designs; ``flow_npe`` (``flow``) is neural posterior
   estimation with a conditional normalizing flow (zuko), the others Gaussian-head or point networks.
+- ``rdf`` (module): the partial-RDF network (n_B(r) per kind of neighbour with a calibrated band).
 """
 
 from .config import TrainConfig

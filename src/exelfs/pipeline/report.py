@@ -168,6 +168,10 @@ def write_report(result, out_dir) -> Path:
         builders.append(("nn_reconstruction.png", reconstruction_figure))
     if result.arrays.get("posterior_samples") is not None:
         builders.append(("posterior_corner.png", corner_figure))
+    if result.rdf is not None:
+        from .rdf_figure import rdf_figure
+
+        builders.append(("rdf.png", rdf_figure))
     for name, build in builders:
         build(result).savefig(out / name, dpi=DPI)
         figures.append(name)

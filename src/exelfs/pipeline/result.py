@@ -53,7 +53,8 @@ class Result:
     network's 'filtered_k', 'filtered_chi', 'filtered_chi_model' (k^2 chi it reads, data and forward model)
     and 'posterior_samples' (n, T) with 'posterior_names'.
     model: the fitted model as data (params, paths). source: input path; report: written report page.
-    parts, chosen: with method 'both', each method's own Result and which one gave the top-level shells."""
+    parts, chosen: with method 'both', each method's own Result and which one gave the top-level shells.
+    rdf: with --rdf, the partial RDF per kind of neighbour (r in A, g/lo/hi in atoms per A)."""
 
     edge: str
     structure: str
@@ -75,6 +76,7 @@ class Result:
     report: str | None = None
     parts: dict = field(default_factory=dict, repr=False)  # method 'both': {"fit": Result, "nn": Result}
     chosen: str | None = None  # method 'both': whose shells are the top-level ones
+    rdf: dict | None = field(default=None, repr=False)  # --rdf: {r, g, lo, hi, ...} (exelfs.pipeline.rdf)
 
     def to_json(self) -> dict:
         """The ``analyze --json`` object (DESIGN.md) minus "file": contract keys, fit statistics, every
@@ -97,6 +99,8 @@ class Result:
                               for p in self.model.get("paths", [])]
         if self.report:
             out["report"] = self.report
+        if self.rdf is not None:
+            out["rdf"] = self.rdf
         if self.parts:
             out["chosen"] = self.chosen
             for name, part in self.parts.items():

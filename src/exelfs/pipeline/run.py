@@ -155,9 +155,10 @@ def _both(fit: Result, nn: Result) -> Result:
                      "warnings": warnings, "parts": {"fit": fit, "nn": nn}, "chosen": top.method})
 
 
-def run(plan: Plan, data, lowloss=None, method: str = "fit") -> Result:
+def run(plan: Plan, data, lowloss=None, method: str = "fit", rdf: bool = False) -> Result:
     """Analyse one spectrum (a spectrum image is summed) or chi(k) data under ``plan`` with ``method``
-    ('fit', 'nn', or 'both': each on the same extracted chi(k))."""
+    ('fit', 'nn', or 'both': each on the same extracted chi(k)); with ``rdf`` the result also holds the
+    partial RDF per kind of neighbour from the RDF network (exelfs.pipeline.rdf)."""
     data = as_data(data)
     methods = ["fit", "nn"] if method == "both" else [method]
     for m in methods:
@@ -170,7 +171,13 @@ def run(plan: Plan, data, lowloss=None, method: str = "fit") -> Result:
     chi_input, ext = _extract(plan, data, lowloss, choices, warnings)
     chi_input.r_range = _r_window(plan)
     results = [_run_method(plan, data, chi_input, ext, m, choices, warnings) for m in methods]
-    return _both(*results) if method == "both" else results[0]
+    result = _both(*results) if method == "both" else results[0]
+    if rdf:
+        from .rdf import rdf_for
+
+        result.rdf, notes = rdf_for(plan, chi_input)
+        result.warnings = list(dict.fromkeys(result.warnings + notes))
+    return result
 
 
 def run_pixels(plan: Plan, image, lowloss=None, method: str = "fit") -> np.ndarray:
@@ -191,16 +198,16 @@ def run_pixels(plan: Plan, image, lowloss=None, method: str = "fit") -> np.ndarr
 
 
 def analyze(data, edge: str | None = None, structure=None, lowloss=None, method: str = "fit", report_dir=None,
-            **controls) -> Result:
+            rdf: bool = False, **controls) -> Result:
     """Local structure around the absorbing atom of one edge: plan, run and (optionally) report.
 
     data: a Spectrum (EELS or X-ray mu(E); a spectrum image is summed), a ChiData or a HyperSpy signal.
     edge: 'El_EDGE' (e.g. 'O_K'); from the file's metadata or identification when None. structure: element,
     formula, CIF path or ase.Atoms; proposed from the identified elements when None. lowloss: EELS low-loss
     for Fourier-ratio deconvolution. method: 'fit', 'nn' or 'both'. report_dir: folder for figures, page, data and a Larch
-    script. controls: kmin, kmax (1/A), kweight, e0 (eV), rbkg, rmin, rmax (A), s02, shells (see Settings)."""
+    script. rdf: add the partial RDF (``Result.rdf``). controls: kmin, kmax (1/A), kweight, e0 (eV), rbkg, rmin, rmax (A), s02, shells (see Settings)."""
     plan = make_plan(data, edge=edge, structure=structure, settings=Settings.from_kwargs(**controls))
-    result = run(plan, data, lowloss=lowloss, method=method)
+    result = run(plan, data, lowloss=lowloss, method=method, rdf=rdf)
     if report_dir is not None:
         from .report import write_report
 

@@ -3,6 +3,8 @@ seeded data sets.
 
 - ``chi_from_paths(paths, k, params)``: Larch's ff2chi for a whole batch of parameter sets at once.
 - ``disordered_ensemble`` / ``chi_from_distances`` / ``radial_distribution``: disordered clusters.
+- ``ensembles`` (module): per-shell distance distributions (disorder, skew, small particles, mixed
+  occupancy) with their chi(k) and n_B(r), the RDF network's training data.
 - ``eels_spectrum(k, chi, EELSConfig(...))``: recorded core-loss (and low-loss) EELS spectrum.
 - ``eels_batch(k, chi[n, K], config, seed)``: n spectra at once (vectorised; >= 5,000/s on 2 cores);
   ``training_config()``: the EELS recipe with solid-state edges and near-edge nuisances for training.

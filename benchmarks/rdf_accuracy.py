@@ -1,0 +1,139 @@
+"""Accuracy of the partial-RDF network (exelfs.nn.rdf, the default on-demand recipe).
+
+Synthetic: held-out ensembles (seed apart from training) of each family of exelfs.simulate.ensembles
+(crystal, disordered, anharmonic, small_particle) and snapshot ensembles of disordered clusters
+(simulate.disorder, a distance model the network was not trained on), for an EELS case (NiO O K) and an
+X-ray case (Cu K), with the training artefacts. Per family: median integrated absolute error (atoms,
+int |g_pred - g_true| dr over 1-6 A, summed over kinds, and relative to the atoms in 1-6 A), per shell of
+the first kind median |peak position error| (A) and |area error| (relative), and the band's coverage
+(within 1 sigma, and within the band lo-hi meant to hold 95.4 %) over bins with signal.
+Real: the shared spectra (Cu, Ni, Fe foils X-ray; MgO and NiO O K EELS) through analyze(method='nn',
+rdf=True): first peak position vs the MANIFEST r, area vs n.
+
+Usage: python benchmarks/rdf_accuracy.py [synthetic] [real]   (real needs ../shared/data/real)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = Path(os.environ.get("EXELFS_SHARED", ROOT.parent / "shared")) / "data" / "real"
+SYNTH = [("NiO", "O", "K", "eels"), ("Cu", "Cu", "K", "xas")]
+REAL_CASES = [("xas_Cu_K_foil_rt_2016.xdi", "Cu_K"), ("xas_Cu_K_foil_10K.xdi", "Cu_K"),
+              ("xas_Ni_K_foil_rt.xdi", "Ni_K"),
+              ("xas_Fe_K_foil_rt_2016.xdi", "Fe_K"), ("eels_MgO_MgK_OK_atlas.msa", "O_K"),
+              ("eels_NiO_NiL_OK_atlas.msa", "O_K")]
+N_HELD = 300
+N_SNAP = 40
+SHELLS_SHOWN = 3
+
+
+def _snapshot_inputs(model, paths, atoms, absorber, rng):
+    from exelfs.nn.data import K_FINE, add_artefacts, features
+    from exelfs.nn.rdf import _nuisances
+    from exelfs.simulate.ensembles import snapshot_set
+
+    chi, g = snapshot_set(atoms, absorber, paths, K_FINE, model.r, N_SNAP, rng, broadening=model.cfg.broadening)
+    p = _nuisances(model.cfg, N_SNAP, rng)
+    chi = add_artefacts((chi * p["s02"][:, None]).astype(np.float32), p, rng)
+    x, _ = features(chi, p["kmin"], p["kmax"], model.rwin, "windowed")
+    return x, g
+
+
+def synthetic(case):
+    from exelfs.nn.rdf import FAMILIES, FEFF_RMAX, coverage_scores, default_rdf_config, get_rdf_model, make_rdf_set
+    from exelfs.nn.rdf import peaks, shell_windows
+    from exelfs.structure import reference_atoms
+    from exelfs.theory import feff_paths
+
+    spec, el, edge, kind = case
+    paths = feff_paths(spec, el, edge, rmax=FEFF_RMAX)
+    cfg = default_rdf_config(spec, f"{el}_{edge}", kind)
+    t0 = time.perf_counter()
+    model, notes = get_rdf_model(paths, cfg)
+    print(f"\n## {spec} {el}_{edge} ({kind}): RDF network, {cfg.samples} samples x {cfg.epochs} epochs "
+          f"({time.perf_counter() - t0:.0f} s incl. training if needed); kinds {model.kinds}; "
+          f"calibration scale {np.round(model.scale, 3).tolist()}, band +-{np.round(model.band, 2).tolist()} sigma\n")
+    windows = shell_windows(paths, model.kinds[0])[:SHELLS_SHOWN]
+    head = " | ".join(f"{model.kinds[0]}{i + 1} {w[1]:.2f} A: |dr| (A), |dA|/A" for i, w in enumerate(windows))
+    print(f"| family | n | IAE (atoms) | IAE / atoms | {head} | cov 1s | cov band |")
+    print("|---|---|---|---|" + "---|" * len(windows) + "---|---|")
+    rng = np.random.default_rng(9001)
+    atoms = reference_atoms(spec)
+    for fam in list(FAMILIES) + ["snapshots"]:
+        if fam == "snapshots":
+            x, g = _snapshot_inputs(model, paths, atoms, el, rng)
+        else:
+            s = make_rdf_set(paths, cfg, N_HELD, rng, families=[fam])
+            x, g = s["x"], s["g"]
+        mean, sigma = model.moments(x)
+        iae = (np.abs(mean - g).sum(axis=-1) * cfg.r_step).sum(axis=1)
+        total = (g.sum(axis=-1) * cfg.r_step).sum(axis=1)
+        cov = coverage_scores(g, mean, sigma, model.band)
+        cells = []
+        for w in windows:
+            t = np.array([[(a := peaks(model.r, g[i, 0], [w])[0])["r"], a["n"]] for i in range(len(g))])
+            q = np.array([[(b := peaks(model.r, np.clip(mean[i, 0], 0, None), [w])[0])["r"], b["n"]]
+                          for i in range(len(g))])
+            ok = t[:, 1] > 0.5
+            cells.append(f"{np.nanmedian(np.abs(q[ok, 0] - t[ok, 0])):.3f}, "
+                         f"{np.nanmedian(np.abs(q[ok, 1] / t[ok, 1] - 1)):.2f}")
+        print(f"| {fam} | {len(g)} | {np.median(iae):.1f} | {np.median(iae / total):.2f} | {' | '.join(cells)} | "
+              f"{cov['coverage_1sigma']:.3f} | {cov['coverage_band']:.3f} |")
+    print(f"\nscores at training (held-out mix of all families): {json.dumps(model.meta.get('scores'))}")
+
+
+def real():
+    from exelfs.errors import InputError
+    from exelfs.io import read_spectrum
+    from exelfs.pipeline import analyze
+
+    manifest = {m["file"]: m for m in json.loads((REAL / "MANIFEST.json").read_text())["spectra"]}
+    print("\n## Real spectra: first RDF peak of the first shell's kind vs MANIFEST\n")
+    print("| file | edge | kind | k range | peak r (A) | ref r | dr | area (N) | ref n | dA/n | band at peak | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, edge in REAL_CASES:
+        entry = manifest[name]
+        ref = entry["shells"][edge][0]
+        t0 = time.perf_counter()
+        try:
+            res = analyze(read_spectrum(REAL / name), edge=edge, structure=entry["structure"], method="nn", rdf=True)
+        except InputError as exc:
+            print(f"| {name} | {edge} | refused: {str(exc)[:80]} |")
+            continue
+        rdf = res.rdf
+        pk = next(s["peaks"][0] for s in rdf["shells"] if s["scatterer"] == ref["scatterer"])
+        r = np.asarray(rdf["r"])
+        i = int(np.argmin(np.abs(r - pk["r"])))
+        band = f"{rdf['lo'][ref['scatterer']][i]:.0f}-{rdf['hi'][ref['scatterer']][i]:.0f}"
+        print(f"| {name} | {edge} | {ref['scatterer']} | {rdf['k_range'][0]:.1f}-{rdf['k_range'][1]:.1f} | "
+              f"{pk['r']:.3f} | {ref['r']:.3f} | {pk['r'] - ref['r']:+.3f} | {pk['n']:.1f} | {ref['n']} | "
+              f"{pk['n'] / ref['n'] - 1:+.2f} | {band} | {time.perf_counter() - t0:.0f} |")
+
+
+def main(argv=None):
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
+    which = set(argv if argv is not None else sys.argv[1:]) or {"synthetic", "real"}
+    if "synthetic" in which:
+        for case in SYNTH:
+            synthetic(case)
+    if "real" in which:
+        if not (REAL / "MANIFEST.json").is_file():
+            print(f"real spectra not found at {REAL}", file=sys.stderr)
+            return 1
+        real()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,358 @@
+"""A network for the partial radial distribution n_B(r) around the absorber, per kind of neighbour B, with
+a calibrated band.
+
+Training data: the disordered ensembles of exelfs.simulate.ensembles (crystals, strong disorder,
+anharmonic, small particles, mixed occupancy), chi(k) with the shell networks' artefacts (noise,
+background residue, k range; exelfs.nn.data.add_artefacts) and nuisances S0^2 and E0, read through the
+same input transform (exelfs.nn.data.features). Targets: n_B(r) (atoms per A, its integral over a shell
+is the shell's coordination) on R_GRID, broadened by ``broadening``. The network is the deep ensemble of
+Gaussian heads (exelfs.nn.models 'ensemble_mlp', one output per kind and r bin); per kind, its sigma is
+scaled so that over held-out bins with signal 68.3 % of the truth lie within 1 sigma, and the band
+(lo, hi) is mean -+ the multiple of that sigma that holds 95.4 % (the errors' tails are heavier than a
+Gaussian's, so that multiple is above 2).
+Trained on demand and cached (exelfs.cache kind 'rdf'). Units: r A, n_B(r) 1/A, k 1/A, E0 eV.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..simulate.ensembles import FAMILIES, draw_ensembles, ensemble_chi, ensemble_rdf, kinds_of
+from ..theory.shells import group_shells
+from .config import Artefacts
+from .data import K_FINE, K_INPUT, add_artefacts, features, on_fine_grid
+from .predict import META, WEIGHTS, ModelFileError, _sha256
+
+FEFF_RMAX = 6.5      # A: FEFF paths the RDF network is trained on (shells past the grid's end included)
+SIGNAL_FRAC = 0.05   # bins where the truth exceeds this fraction of its maximum count as 'with signal'
+FORMAT = "exelfs-rdf-2"  # of the saved files; part of the cache name, so a new format never meets an old entry
+BAND_LEVEL = 0.954   # lo/hi: the calibrated central band holding this fraction of held-out truths
+
+
+@dataclass
+class RDFConfig:
+    """One RDF training run: target (structure, edge, kind, l2_shift_ev as exelfs.nn.config.TrainConfig),
+    ensemble families, r grid (A) and broadening (A), nuisance priors s02, e0 (eV), lattice (relative),
+    artefacts, network options (arch) and training (samples, epochs, batch, lr, calibration_samples, seed)."""
+
+    structure: str = ""
+    edge: str = ""
+    kind: str = "eels"
+    l2_shift_ev: float | None = None
+    families: tuple = tuple(FAMILIES)
+    r_min: float = 1.0
+    r_max: float = 6.0
+    r_step: float = 0.025
+    broadening: float = 0.03
+    s02: tuple = (0.7, 1.0)
+    e0: tuple = (-8.0, 8.0)
+    lattice: tuple = (-0.08, 0.08)
+    mixed_fraction: float = 0.2
+    arch: dict = field(default_factory=lambda: {"members": 5, "hidden": 256, "layers": 2})
+    samples: int = 12000
+    epochs: int = 16
+    batch: int = 512
+    lr: float = 3e-3
+    calibration_samples: int = 3000
+    seed: int = 0
+    artefacts: Artefacts = field(default_factory=Artefacts)
+
+    def __post_init__(self):
+        if isinstance(self.artefacts, dict):
+            self.artefacts = Artefacts(**{k: tuple(v) for k, v in self.artefacts.items()})
+        self.families = tuple(self.families)
+        if not self.families or set(self.families) - set(FAMILIES):
+            raise InputError(f"RDF families must be among {', '.join(FAMILIES)}")
+        if self.samples < 200 or self.calibration_samples < 100 or self.epochs < 1:
+            raise InputError("the RDF network needs at least 200 samples, 100 calibration samples and 1 epoch")
+        if not 0 < self.r_min < self.r_max or self.r_step <= 0 or self.broadening < self.r_step / 2:
+            raise InputError("the RDF grid needs 0 < r_min < r_max, r_step > 0 and broadening >= r_step / 2 (A)")
+
+    @property
+    def r(self) -> np.ndarray:
+        return np.arange(self.r_min, self.r_max + self.r_step / 2, self.r_step)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+    def key(self, extra: str = "") -> str:
+        d = self.to_dict()
+        d.pop("structure")
+        return hashlib.sha256((json.dumps(d, sort_keys=True) + extra).encode()).hexdigest()[:16]
+
+
+def _nuisances(cfg: RDFConfig, n: int, rng) -> dict:
+    """S0^2, E0 (eV) and the artefacts of exelfs.nn.data.add_artefacts, drawn from the config's priors."""
+    a = cfg.artefacts
+    u = lambda rg: rng.uniform(rg[0], rg[1], size=n)  # noqa: E731
+    kmin = u(a.kmin)
+    return {"s02": u(cfg.s02), "e0": u(cfg.e0), "noise": np.exp(u(np.log(a.noise))), "noise_p": u(a.noise_k_power),
+            "bkg": u(a.background), "kmin": kmin, "kmax": np.minimum(np.maximum(u(a.kmax), kmin + 2.5), 14.0),
+            "l2w": u(a.l2_weight)}
+
+
+def r_window(shells) -> tuple:
+    """R window (A, not phase corrected) of the input filter: from the first shell to past the grid."""
+    return max(0.7, 0.6 * shells[0]["reff"]), 6.35
+
+
+def make_rdf_set(paths, cfg: RDFConfig, n: int, rng, families=None) -> dict:
+    """n samples: inputs 'x' (n, len(K_INPUT) + 2), targets 'g' (n, K, len(r)), the ensembles 'ens' and
+    nuisances 'p'; ``families`` overrides the config's (e.g. one family for a benchmark)."""
+    shells = group_shells(paths)
+    ens = draw_ensembles(shells, n, rng, families=families or cfg.families, lattice=cfg.lattice,
+                         mixed_fraction=cfg.mixed_fraction)
+    p = _nuisances(cfg, n, rng)
+    chi = ensemble_chi(paths, shells, ens, K_FINE, p["s02"], p["e0"], cfg.l2_shift_ev, p["l2w"])
+    chi = add_artefacts(chi, p, rng)
+    x, _ = features(chi, p["kmin"], p["kmax"], r_window(shells), "windowed")
+    return {"x": x, "g": ensemble_rdf(ens, cfg.r, cfg.broadening), "ens": ens, "p": p}
+
+
+def signal_mask(g: np.ndarray) -> np.ndarray:
+    """Bins of g (n, K, R) above SIGNAL_FRAC of each sample's and kind's maximum."""
+    return g > SIGNAL_FRAC * np.max(g, axis=-1, keepdims=True).clip(1e-9)
+
+
+@dataclass
+class RDFModel:
+    """The trained RDF network: kinds (neighbour symbols), r grid (A), input/output scaling, the
+    calibrated sigma factor per kind (scale), the band's half-width in calibrated sigmas per kind
+    (band), R window of the input, and meta (scores, provenance)."""
+
+    net: object
+    cfg: RDFConfig
+    kinds: list
+    x_scale: float
+    y_mean: np.ndarray
+    y_std: np.ndarray
+    scale: np.ndarray
+    band: np.ndarray
+    rwin: tuple
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def r(self) -> np.ndarray:
+        return self.cfg.r
+
+    def moments(self, x, out=None) -> tuple:
+        """(mean, calibrated sigma), each (B, K, R) in atoms per A, for raw inputs x."""
+        from .train import ensemble_moments, run_net, torch_threads
+
+        if out is None:
+            xn = np.concatenate([x[:, :-2] / self.x_scale, x[:, -2:]], axis=1).astype(np.float32)
+            with torch_threads(1):
+                out = run_net(self.net, xn)
+        mean, base, _ = ensemble_moments(out, True)
+        shape = (len(x), len(self.kinds), self.r.size)
+        mean = (mean * self.y_std + self.y_mean).reshape(shape)
+        sigma = (np.sqrt(base) * self.y_std).reshape(shape) * self.scale[None, :, None]
+        return mean, sigma
+
+    def k_range_used(self, k_range) -> tuple:
+        a = self.cfg.artefacts
+        return max(float(k_range[0]), a.kmin[0]), min(float(k_range[1]), a.kmax[1])
+
+    def predict(self, k, chi, k_range) -> dict:
+        """The contract's rdf dict for one chi(k) (unweighted, 1/A grid k): "r" (A), "g", "lo", "hi"
+        ({kind: list}, atoms per A; lo/hi the calibrated central 95.4 % band), plus "band", "units", "k_range"."""
+        kmin, kmax = self.k_range_used(k_range)
+        x, _ = features(on_fine_grid(k, chi), kmin, kmax, self.rwin, "windowed")
+        mean, sigma = self.moments(x)
+        out = {"r": np.round(self.r, 4).tolist(), "g": {}, "lo": {}, "hi": {}}
+        for j, kind in enumerate(self.kinds):
+            out["g"][kind] = np.round(np.clip(mean[0, j], 0, None), 4).tolist()
+            out["lo"][kind] = np.round(np.clip(mean[0, j] - self.band[j] * sigma[0, j], 0, None), 4).tolist()
+            out["hi"][kind] = np.round(mean[0, j] + self.band[j] * sigma[0, j], 4).tolist()
+        out["band"] = (f"central {100 * BAND_LEVEL:.1f} % band, calibrated on held-out synthetic ensembles "
+                       f"(mean -+ {', '.join(f'{b:.2f}' for b in self.band)} sigma)")
+        out["units"] = "r in angstrom; g = atoms of that kind per angstrom (integral over a shell = N)"
+        out["k_range"] = [kmin, kmax]
+        return out
+
+    def save(self, folder) -> Path:
+        """weights.pt (float16 state dict) and meta.json (recipe, scaling, scores, sha256 of the weights)."""
+        import torch
+
+        from .. import __version__
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.half() for k, v in self.net.state_dict().items()}, folder / WEIGHTS)
+        meta = {**self.meta, "format": FORMAT, "exelfs_version": __version__, "recipe": self.cfg.to_dict(),
+                "kinds": self.kinds, "x_scale": self.x_scale, "y_mean": self.y_mean.tolist(),
+                "y_std": self.y_std.tolist(), "scale": self.scale.tolist(), "band": self.band.tolist(),
+                "rwin": list(self.rwin), "n_inputs": int(K_INPUT.size + 2), "sha256": _sha256(folder / WEIGHTS)}
+        (folder / META).write_text(json.dumps(meta, indent=1))
+        return folder
+
+
+def load_rdf_model(folder) -> RDFModel:
+    """A saved RDF model; ModelFileError (an InputError) when files are missing, damaged or tampered with."""
+    import torch
+
+    from .models import ARCHITECTURES
+
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / META).read_text())
+        if meta.get("format") != FORMAT:
+            raise ValueError("not an exelfs RDF network")
+        if _sha256(folder / WEIGHTS) != meta["sha256"]:
+            raise ModelFileError(f"the RDF network in {folder} is damaged: {WEIGHTS} does not match the sha256 in "
+                                 f"{META}; delete the folder and it is trained again")
+        cfg = RDFConfig(**meta["recipe"])
+        state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
+        net = ARCHITECTURES["ensemble_mlp"]["build"](meta["n_inputs"], len(meta["kinds"]) * cfg.r.size, **cfg.arch)
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"{folder} does not hold a readable exelfs RDF network ({type(exc).__name__}: "
+                             f"{str(exc)[:80]})") from None
+    net.eval()
+    keep = ("scores", "seconds", "paths_signature", "held_out")
+    return RDFModel(net=net, cfg=cfg, kinds=meta["kinds"], x_scale=meta["x_scale"],
+                    y_mean=np.array(meta["y_mean"], np.float32), y_std=np.array(meta["y_std"], np.float32),
+                    scale=np.array(meta["scale"]), band=np.array(meta["band"]), rwin=tuple(meta["rwin"]),
+                    meta={k: meta[k] for k in keep if k in meta})
+
+
+def coverage_scores(g, mean, sigma, band) -> dict:
+    """Over bins with signal (signal_mask of the truth g (B, K, R)): the fractions within 1 sigma, within
+    the band (``band`` (K,) sigmas) and within 2 sigma."""
+    m = signal_mask(g)
+    z = np.abs(mean - g) / np.maximum(sigma, 1e-9)
+    inside = z <= np.asarray(band)[None, :, None]
+    return {"coverage_1sigma": float((z[m] <= 1).mean()), "coverage_band": float(inside[m].mean()),
+            "coverage_2sigma": float((z[m] <= 2).mean())}
+
+
+def train_rdf(paths, cfg: RDFConfig, progress: bool = False) -> RDFModel:
+    """A calibrated RDFModel for the FEFF ``paths`` (to about FEFF_RMAX) under ``cfg``."""
+    from .models import ARCHITECTURES
+    from .train import _fit, _half_precision, run_net, torch_threads
+
+    import torch
+
+    t0 = time.perf_counter()
+    ss = np.random.SeedSequence(int(cfg.seed))
+    rng_train, rng_cal, rng_fit = (np.random.default_rng(s) for s in ss.spawn(3))
+    torch.manual_seed(int(cfg.seed))
+    shells = group_shells(paths)
+    kinds = kinds_of(shells)
+    tr = make_rdf_set(paths, cfg, cfg.samples, rng_train)
+    cal = make_rdf_set(paths, cfg, cfg.calibration_samples, rng_cal)
+    t_data = time.perf_counter() - t0
+    y = tr["g"].reshape(len(tr["g"]), -1)
+    x_scale = float(np.std(tr["x"][:, :-2]))
+    y_mean = y.mean(axis=0)
+    y_std = y.std(axis=0)
+    y_std = np.maximum(y_std, 0.05 * y_std.max()) + 1e-6
+    norm_x = lambda x: np.concatenate([x[:, :-2] / x_scale, x[:, -2:]], axis=1).astype(np.float32)  # noqa: E731
+    spec = ARCHITECTURES["ensemble_mlp"]
+    with torch_threads(1):
+        net = spec["build"](tr["x"].shape[1], y.shape[1], **cfg.arch)
+        losses = _fit(net, spec, norm_x(tr["x"]), ((y - y_mean) / y_std).astype(np.float32), cfg, rng_fit, progress)
+        _half_precision(net)
+        net.eval()
+        out = run_net(net, norm_x(cal["x"]))
+    model = RDFModel(net=net, cfg=cfg, kinds=kinds, x_scale=x_scale, y_mean=y_mean.astype(np.float32),
+                     y_std=y_std.astype(np.float32), scale=np.ones(len(kinds)), band=np.full(len(kinds), 2.0),
+                     rwin=r_window(shells), meta={})
+    mean, sigma = model.moments(cal["x"], out=out)
+    half = len(mean) // 2
+    m = signal_mask(cal["g"][:half])
+    z = np.abs(mean[:half] - cal["g"][:half]) / np.maximum(sigma[:half], 1e-9)
+    scale, band = np.ones(len(kinds)), np.full(len(kinds), 2.0)
+    for j in range(len(kinds)):
+        zj = z[:, j][m[:, j]]
+        if zj.size:
+            scale[j] = max(float(np.quantile(zj, 0.683)), 1e-3)
+            band[j] = float(np.quantile(zj, BAND_LEVEL)) / scale[j]
+    model.scale, model.band = scale, band
+    sigma = sigma * scale[None, :, None]
+    g2 = cal["g"][half:]
+    iae = np.abs(mean[half:] - g2).sum(axis=-1) * cfg.r_step
+    model.meta.update(scores={**coverage_scores(g2, mean[half:], sigma[half:], band),
+                              "integrated_abs_error_median": float(np.median(iae)),
+                              "mean_sigma_signal": float(sigma[half:][signal_mask(g2)].mean())},
+                      held_out=int(len(g2)), losses=[round(v, 4) for v in losses],
+                      seconds={"data": round(t_data, 1), "total": round(time.perf_counter() - t0, 1)})
+    return model
+
+
+def default_rdf_config(structure: str, edge: str, kind: str, **overrides) -> RDFConfig:
+    """The recipe used for on-demand RDF training (EELS L3 edges: with the L2 copy)."""
+    from .store import l2_spacing
+
+    kind = "xas" if kind == "chi" else kind
+    return RDFConfig(structure=str(structure), edge=edge, kind=kind, l2_shift_ev=l2_spacing(edge, kind), **overrides)
+
+
+def rdf_model_name(cfg: RDFConfig, paths) -> str:
+    from .store import paths_signature
+
+    return f"{cfg.edge}-{cfg.kind}-rdf-{cfg.key(paths_signature(paths) + FORMAT)}"
+
+
+def get_rdf_model(paths, cfg: RDFConfig, progress: bool = False):
+    """(RDFModel, notes): cached under exelfs.cache kind 'rdf', else trained now (about a minute) and cached."""
+    from ..cache import cached
+    from .store import paths_signature
+
+    name = rdf_model_name(cfg, paths)
+    built = {}
+
+    def build(folder: Path) -> None:
+        t0 = time.perf_counter()
+        model = train_rdf(paths, cfg, progress=progress)
+        model.meta["paths_signature"] = paths_signature(paths)
+        model.save(folder)
+        built["seconds"] = time.perf_counter() - t0
+
+    entry = cached("rdf", name, build, load_rdf_model, what="RDF network")
+    notes = list(entry.notes)
+    if built:
+        notes.append(f"no RDF network existed for {cfg.edge} in {cfg.structure} ({cfg.kind}): trained one on demand "
+                     f"in {built['seconds']:.0f} s and cached it in {entry.path}")
+    return entry.value, notes
+
+
+def shell_windows(paths, kind: str, r_max: float = 6.0, merge: float = 0.3) -> list[tuple]:
+    """(r_lo, r_ref, r_hi, n_ref) per crystal shell of ``kind`` up to r_max (A): shells closer than
+    ``merge`` are one peak; windows end midway to the neighbouring peaks (the first starts 0.45 A below)."""
+    ref = []
+    for s in group_shells(paths):
+        if s["scatterer"] != kind or s["reff"] > r_max:
+            continue
+        if ref and s["reff"] - ref[-1][0] < merge:
+            r0, n0 = ref[-1]
+            ref[-1] = ((r0 * n0 + s["reff"] * s["n"]) / (n0 + s["n"]), n0 + s["n"])
+        else:
+            ref.append((s["reff"], s["n"]))
+    out = []
+    for i, (r0, n0) in enumerate(ref):
+        lo = r0 - 0.45 if i == 0 else 0.5 * (ref[i - 1][0] + r0)
+        hi = 0.5 * (r0 + ref[i + 1][0]) if i + 1 < len(ref) else min(r0 + 0.45, r_max)
+        out.append((lo, r0, hi, n0))
+    return out
+
+
+def peaks(r, g, windows) -> list[dict]:
+    """Per window (r_lo, r_ref, r_hi, n_ref): the peak's position (centroid, A) and area (atoms) of g (R,)."""
+    r, g = np.asarray(r, float), np.clip(np.asarray(g, float), 0, None)
+    out = []
+    for lo, ref, hi, n in windows:
+        sel = (r >= lo) & (r < hi)
+        area = float(np.trapezoid(g[sel], r[sel])) if sel.sum() > 1 else 0.0
+        pos = float(np.trapezoid(g[sel] * r[sel], r[sel]) / area) if area > 0 else float("nan")
+        out.append({"r_ref": float(ref), "n_ref": float(n), "r": pos, "n": area})
+    return out

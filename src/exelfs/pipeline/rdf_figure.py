@@ -1,0 +1,33 @@
+"""The partial-RDF figure: n_B(r) per kind of neighbour with its band, and the crystal's shells marked.
+Axes: r (angstrom), atoms per angstrom."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .figures import FONT, _figure, _finish
+
+KIND_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange")
+
+
+def draw_rdf(ax, rdf: dict, title: str = "partial RDF (network)") -> None:
+    """n_B(r) per kind (lines), the calibrated band (shaded) and the crystal's shells (ticks with N)."""
+    r = np.asarray(rdf["r"], float)
+    for i, kind in enumerate(rdf["g"]):
+        c = KIND_COLOURS[i % len(KIND_COLOURS)]
+        ax.fill_between(r, rdf["lo"][kind], rdf["hi"][kind], color=c, alpha=0.2, lw=0)
+        ax.plot(r, rdf["g"][kind], color=c, lw=1.3, label=f"{kind} neighbours")
+        for shell in next((s["peaks"] for s in rdf.get("shells", []) if s["scatterer"] == kind), []):
+            ax.axvline(shell["r_ref"], color=c, lw=0.6, ls=":")
+            ax.text(shell["r_ref"], 0.97, f" {shell['n_ref']:g}", color=c, fontsize=FONT - 3,
+                    transform=ax.get_xaxis_transform(), va="top")
+    ax.set_xlim(r[0], r[-1])
+    ax.set_ylim(bottom=0)
+    _finish(ax, title, "r (A)", "atoms per A (band: ~95 %)")
+
+
+def rdf_figure(result):
+    """The RDF panel of a Result analysed with rdf=True (dotted: crystal shells, with their N)."""
+    fig, ax = _figure(size=(8.0, 4.5))
+    draw_rdf(ax, result.rdf, f"{result.edge}: partial RDF around the absorber (network, ~95 % band)")
+    return fig

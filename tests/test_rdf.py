@@ -1,0 +1,99 @@
+"""The partial-RDF network: training targets, a tiny network's first peak, and ``analyze --rdf --json``."""
+
+import json
+from functools import partial
+
+import numpy as np
+import pytest
+
+from exelfs.errors import InputError
+from exelfs.nn import rdf as nn_rdf
+from exelfs.simulate.ensembles import draw_ensembles, ensemble_rdf
+from exelfs.theory import feff_paths, group_shells
+
+TINY = {"samples": 3000, "epochs": 6, "calibration_samples": 400, "seed": 2}
+
+
+@pytest.fixture(scope="module")
+def cu_paths():
+    return feff_paths("Cu", "Cu", "K", rmax=nn_rdf.FEFF_RMAX)
+
+
+@pytest.fixture(scope="module")
+def tiny(cu_paths, tmp_path_factory):
+    """A tiny Cu K RDF network, trained through the cache that analyze uses (EXELFS_CACHE set by the tests)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EXELFS_CACHE", str(tmp_path_factory.mktemp("cache")))
+    mp.setattr(nn_rdf, "default_rdf_config", partial(nn_rdf.default_rdf_config, **TINY))
+    model, notes = nn_rdf.get_rdf_model(cu_paths, nn_rdf.default_rdf_config("Cu", "Cu_K", "xas"))
+    yield model, notes
+    mp.undo()
+
+
+def test_targets_integrate_to_the_coordination_numbers():
+    paths = feff_paths("NiO", "O", "K", rmax=nn_rdf.FEFF_RMAX)
+    shells = group_shells(paths)
+    rng = np.random.default_rng(0)
+    r = np.arange(1.0, 6.0001, 0.025)
+    crystal = draw_ensembles(shells, 50, rng, families=["crystal"], lattice=(0.0, 0.0), mixed_fraction=0.0)
+    g = ensemble_rdf(crystal, r)
+    sel = (r > 1.5) & (r < 2.5)
+    assert np.trapezoid(g[:, 0, sel], r[sel], axis=1) == pytest.approx(np.full(50, 6.0), rel=0.01)  # 6 Ni
+    assert np.abs(np.trapezoid(g[:, 1, sel], r[sel], axis=1)).max() < 1e-3  # no O in the first shell
+    mixed = draw_ensembles(shells, 200, rng, families=["small_particle"], lattice=(0.0, 0.0), mixed_fraction=1.0)
+    gm = ensemble_rdf(mixed, r)
+    first = np.trapezoid(gm[:, :, sel], r[sel], axis=2).sum(axis=1)  # Ni + O swapped in: still the shell's N
+    assert first == pytest.approx(mixed["atoms"][:, 0].sum(axis=(1, 2)), rel=0.01)
+    assert np.all(first < 6.0) and np.trapezoid(gm[:, 1, sel], r[sel], axis=1).max() > 0.5
+    with pytest.raises(InputError):
+        draw_ensembles(shells, 5, rng, families=["liquid"])
+
+
+def test_tiny_network_puts_the_first_peak_at_the_true_distance(tiny, cu_paths):
+    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params
+
+    model, notes = tiny
+    assert any("trained one on demand" in n for n in notes)
+    scores = model.meta["scores"]
+    assert 0.6 < scores["coverage_1sigma"] < 0.77 and 0.9 < scores["coverage_band"] < 0.99
+    k = np.arange(0, 15, 0.05)
+    shells = group_shells(cu_paths)
+    dr = 0.02
+    chi = chi_from_paths(cu_paths, k, shell_to_path_params(cu_paths, {"s02": 0.9, "deltar": np.full(len(shells), dr),
+                                                                      "sigma2": np.full(len(shells), 0.006)}, shells))
+    out = model.predict(k, chi, (3.0, 13.0))
+    assert set(out) >= {"r", "g", "lo", "hi"} and list(out["g"]) == ["Cu"]
+    first = nn_rdf.peaks(out["r"], out["g"]["Cu"], nn_rdf.shell_windows(cu_paths, "Cu")[:1])[0]
+    assert abs(first["r"] - (shells[0]["reff"] + dr)) < 0.04  # tolerance of the tiny network
+    assert abs(first["n"] / 12.0 - 1) < 0.3
+    assert np.all(np.array(out["lo"]["Cu"]) <= np.array(out["hi"]["Cu"]))
+
+
+def test_analyze_rdf_json_contract(tiny, tmp_path, capsys):
+    from exelfs.cli import main
+    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params
+
+    paths = feff_paths("Cu", "Cu", "K", rmax=5.0)
+    shells = group_shells(paths)
+    k = np.arange(0, 16, 0.05)
+    chi = chi_from_paths(paths, k, shell_to_path_params(paths, {"s02": 0.9, "sigma2": np.full(len(shells), 0.005)},
+                                                        shells))
+    f = tmp_path / "cu.chi"
+    np.savetxt(f, np.column_stack([k, chi]), header="k chi")
+    main(["analyze", str(f), "--edge", "Cu_K", "--structure", "Cu", "--method", "nn", "--rdf", "--json",
+          "--report", str(tmp_path / "rep")])
+    j = json.loads(capsys.readouterr().out)
+    rdf = j["rdf"]
+    assert set(rdf) >= {"r", "g", "lo", "hi"} and set(rdf["g"]) == set(rdf["lo"]) == set(rdf["hi"]) == {"Cu"}
+    assert len(rdf["g"]["Cu"]) == len(rdf["r"]) and rdf["r"][0] == 1.0 and rdf["r"][-1] == 6.0
+    assert not any("trained one on demand" in w for w in j["warnings"])  # the fixture's cached network
+    assert (tmp_path / "rep" / "rdf.png").stat().st_size > 5000
+
+
+def test_damaged_rdf_model_is_refused(tiny, tmp_path):
+    model, _ = tiny
+    folder = model.save(tmp_path / "m")
+    assert nn_rdf.load_rdf_model(folder).kinds == ["Cu"]
+    (folder / "weights.pt").write_bytes((folder / "weights.pt").read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(InputError, match="damaged"):
+        nn_rdf.load_rdf_model(folder)

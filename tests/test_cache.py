@@ -66,3 +66,24 @@ def test_stale_temporary_removed(clean, monkeypatch):
     feff._MEMO.clear()
     feff_paths("Cu", "Cu")
     assert not stale.exists()
+
+
+def test_sound_entry_the_reader_refuses_is_rebuilt(tmp_path, monkeypatch):
+    """Files that match their manifest but that the reader refuses (an older format) are rebuilt, not kept."""
+    from exelfs.cache import cached
+
+    monkeypatch.setenv("EXELFS_CACHE", str(tmp_path))
+
+    def build(version):
+        return lambda folder: (folder / "v.txt").write_text(version)
+
+    def load(folder):
+        text = (folder / "v.txt").read_text()
+        if text != "v2":
+            raise ValueError(f"format {text} is not readable")
+        return text
+
+    cached("demo", "entry", build("v1"), lambda folder: (folder / "v.txt").read_text())
+    entry = cached("demo", "entry", build("v2"), load)
+    assert entry.value == "v2" and "rebuilt" in entry.notes[0] and "format v1" in entry.notes[0]
+    assert cached("demo", "entry", build("v3"), load).notes == []

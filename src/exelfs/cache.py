@@ -139,6 +139,7 @@ def cached(kind: str, key: str, build: Callable[[Path], None], load: Callable[[P
             value, damage = _load(entry, load)
             if damage is None:
                 return Entry(entry, value, [])
+            _discard(entry)  # sound files the reader refuses (an older format): rebuilt, not kept
         notes = [f"{what} cache entry {entry} was damaged ({damage}) and has been rebuilt"] if damage else []
         try:
             path = _write(root / kind, key, build)
@@ -197,14 +198,18 @@ def _replace(tmp: Path, final: Path) -> None:
             if verify(final) is None:
                 shutil.rmtree(tmp, ignore_errors=True)
                 return
-            if final.is_dir() and not final.is_symlink():
-                trash = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{final.name}-{_owner_tag()}-trash",
-                                              dir=final.parent))
-                os.rename(final, trash / "old")
-                shutil.rmtree(trash, ignore_errors=True)
-            elif final.exists() or final.is_symlink():
-                final.unlink()
+            _discard(final)
     os.rename(tmp, final)
+
+
+def _discard(final: Path) -> None:
+    """Move the entry `final` out of the way (renamed aside first, so no reader sees it half deleted)."""
+    if final.is_dir() and not final.is_symlink():
+        trash = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{final.name}-{_owner_tag()}-trash", dir=final.parent))
+        os.rename(final, trash / "old")
+        shutil.rmtree(trash, ignore_errors=True)
+    elif final.exists() or final.is_symlink():
+        final.unlink()
 
 
 def clean_stale(parent: Path) -> list[str]:

@@ -79,7 +79,7 @@ def _fit(net, spec, x, y, cfg: TrainConfig, rng, progress: bool) -> list[float]:
             opt.step()
             if sched is not None:
                 sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         losses.append(total / len(x))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
     return losses

@@ -120,16 +120,29 @@ class NNModel:
         a = self.cfg.artefacts
         return max(float(k_range[0]), a.kmin[0]), min(float(k_range[1]), a.kmax[1])
 
-    def batch(self, paths, k, chi, k_range, l2_shift_ev=None) -> dict:
+    def batch(self, paths, k, chi, k_range, l2_shift_ev=None, energy=None, signal=None, e0=None) -> dict:
         """The contract's dict for chi (n_spectra, len(k)), unweighted, on one k grid (1/A); besides the
         contract's keys, "ood_reason" (per spectrum a sentence or None) and the flag statistics
-        "flag_spread", "flag_misfit", "flag_misfit_noise" (float arrays)."""
+        "flag_spread", "flag_misfit", "flag_misfit_noise" (float arrays). A direct-mode network reads
+        instead the power-law-subtracted EELS ``signal`` (n_spectra, len(energy)) on ``energy`` (eV) with
+        the extraction's ``e0`` (eV, one or per spectrum); chi still feeds the unseen-spectrum flags."""
         kmin, kmax = float(k_range[0]), float(k_range[1])
         a = self.cfg.artefacts
         short = kmax < a.kmax[0] - 0.5 or kmin > a.kmin[1] + 0.5
         kmin_used, kmax_used = self.k_range_used(k_range)
         fine = on_fine_grid(k, chi)
-        x, xw = features(fine, kmin_used, kmax_used, self.rwin, self.cfg.input_mode)
+        if self.cfg.input_mode == "direct":
+            from .chain import direct_input
+
+            if energy is None or signal is None or e0 is None:
+                raise InputError("this network reads the EELS spectrum itself (direct mode): give the energy "
+                                 "axis, the power-law-subtracted signal and E0, not chi(k) alone")
+            _, xw = features(fine, kmin_used, kmax_used, self.rwin, "windowed")
+            x = direct_input(energy, signal, e0, kmin_used, kmax_used)
+            if len(x) != len(xw):
+                raise InputError(f"{len(x)} spectra given for {len(xw)} chi(k) rows: give one of each")
+        else:
+            x, xw = features(fine, kmin_used, kmax_used, self.rwin, self.cfg.input_mode)
         noise = noise_level(fine, kmin_used, kmax_used)
         mean, sigma, spread = self.moments(x)
         stats = self.flag_statistics(paths, x, xw, noise, np.full(len(x), kmin_used), np.full(len(x), kmax_used),

@@ -32,7 +32,7 @@ from ..simulate.batch import eels_batch, training_config
 from ..theory.shells import group_shells
 from ..units import ETOK
 from .config import TrainConfig
-from .data import DK, K_FINE, K_INPUT, KSTEP, clean_chi, features, model_shells, noise_level, r_window, targets
+from .data import DK, K_FINE, K_INPUT, KSTEP, clean_chi, draw, features, model_shells, noise_level, r_window, targets
 
 CHUNK = 2048                 # spectra per forward-model call (one channel width each)
 CHANNEL_WIDTH = (0.25, 2.0)  # eV, log-uniform per chunk (the real shared spectra: 0.25-2 eV/channel)
@@ -40,6 +40,8 @@ E_BEFORE = 100.0             # eV of pre-edge recorded
 PRE_EDGE = 80.0              # eV: power-law window starts this far below the onset
 E_AFTER = K_FINE[-1] ** 2 / ETOK + 30.0  # eV past the onset: chi to k = 14.5 1/A whatever E0 and offset
 DIRECT_KWEIGHT = 1
+MIN_K_SPAN = 2.5             # 1/A: shorter usable ranges are drawn again
+MAX_CHI = 5.0                # |chi| beyond this: the extraction failed (the row is drawn again)
 STEP_WINDOW = (10.0, 60.0)   # eV past E0: the edge step (exelfs.extract.batch.edge_snr's window)
 
 
@@ -90,20 +92,42 @@ def _spline(n_k: int, rbkg: float) -> np.ndarray:
     return batch.spline_operator(k, AUTOBK_KMIN, float(k[-1]), rbkg, 2)
 
 
-def extract(energy, mu, e0, kend, rbkg: float) -> np.ndarray:
-    """(n, len(K_FINE)) chi(k) of power-law-subtracted rows ``mu`` with per-row E0 (eV) and end of range
-    kend (1/A; the spline runs to it, chi is 0 beyond), by the maps' batched extraction."""
+def faded_at(energy, mu, background, e0) -> np.ndarray:
+    """(n,) energy (eV) where each row's edge signal fades, the pipeline's rule (exelfs.extract.chi): the
+    signal smoothed over 10 eV below 10 % of its level at E0 + 20-80 eV or below 5 % of the background,
+    past E0 + 50 eV; the end of the data where it never does."""
+    from scipy.ndimage import gaussian_filter1d
+
+    de = float(energy[1] - energy[0])
+    smooth = gaussian_filter1d(np.asarray(mu, np.float32), max(10.0 / de, 1.0), axis=1, mode="nearest")
+    rel = energy[None, :] - np.asarray(e0)[:, None]
+    near = (rel >= 20) & (rel <= 80)
+    level = np.nanmedian(np.where(near, smooth, np.nan), axis=1)
+    faded = (rel > 50) & ((smooth < 0.1 * level[:, None]) | (smooth < 0.05 * background))
+    first = np.argmax(faded, axis=1)
+    return np.where(faded.any(axis=1), energy[first], energy[-1])
+
+
+def extract(energy, mu, e0, kend, rbkg: float, kmin=AUTOBK_KMIN) -> tuple[np.ndarray, np.ndarray]:
+    """((n, len(K_FINE)) chi(k), (n,) usable) of power-law-subtracted rows ``mu`` with per-row E0 (eV) and
+    end of range kend (1/A; the spline runs to it, chi is 0 beyond), by the maps' batched extraction.
+    usable: the maps' test (chi finite, mu0 > 0 over kmin to kend, 1/A) and no |chi| above MAX_CHI (mu0 on
+    its floor: a power law extrapolated far below the data, which no analysis would take)."""
     ref = float(np.median(e0))
     aligned = align(energy, mu, np.asarray(e0) - ref)
     op = batch.k_operator(energy, ref, K_FINE)
     mu_k = np.asarray(aligned @ op.T.tocsr())
     out = np.zeros((mu.shape[0], K_FINE.size), np.float32)
+    usable = np.zeros(mu.shape[0], bool)
     n_k = np.minimum(np.rint(np.asarray(kend) / KSTEP).astype(int) + 1, K_FINE.size)
+    kmin = np.broadcast_to(np.asarray(kmin, float), (mu.shape[0],))
     for nk in np.unique(n_k):
         rows = np.nonzero(n_k == nk)[0]
-        chi, _ = batch.chi_batch(mu_k[rows, :nk], _spline(int(nk), float(rbkg)), K_FINE[:nk])
+        chi, mu0 = batch.chi_batch(mu_k[rows, :nk], _spline(int(nk), float(rbkg)), K_FINE[:nk])
+        sel = K_FINE[None, :nk] >= kmin[rows, None]
+        usable[rows] = (np.where(sel, np.isfinite(chi) & (mu0 > 0) & (np.abs(chi) <= MAX_CHI), True)).all(axis=1)
         out[rows, :nk] = np.where(np.isfinite(chi), chi, 0.0)
-    return out
+    return out, usable
 
 
 def direct_input(energy, mu, e0, kmin, kmax) -> np.ndarray:
@@ -145,15 +169,27 @@ def make_chain_set(paths, cfg: TrainConfig, n: int, rng, l2_shift_ev=None, mode=
     """n training spectra through the EELS chain; the same dict as :func:`exelfs.nn.data.make_set`
     ('x', 'xw', 'y', 'names', 'p', 'noise'). The L2 copy of L3 edges comes from the forward model's own
     L2 edge (weight cfg.artefacts.l2_weight), so ``l2_shift_ev`` is not used here."""
-    from .data import draw
-
     if cfg.kind != "eels":
         raise InputError("training through the EELS chain needs kind = 'eels'")
     mode = mode or cfg.input_mode
+    out = _chain_set(paths, cfg, n, rng, mode)
+    bad = ~out.pop("usable")
+    if bad.any():  # spectra the extraction cannot read (as the pipeline would refuse them): drawn again
+        redo = make_chain_set(paths, cfg, int(bad.sum()), rng, mode=mode)
+        for key in ("x", "xw", "y", "noise"):
+            out[key][bad] = redo[key]
+        for key, v in out["p"].items():
+            v[bad] = redo["p"][key]
+    return out
+
+
+def _chain_set(paths, cfg: TrainConfig, n: int, rng, mode: str) -> dict:
+    """make_chain_set's spectra, with 'usable' (n,) saying which of them the extraction could read."""
     shells_all = group_shells(paths)
     shells = model_shells(paths)
     nmod = len(shells)
     p = draw(cfg, shells_all, nmod, n, rng)
+    p["kmax"] = p["kmax"].copy()
     rbkg = rbkg_for(shells)
     onset = onset_of(cfg.edge)
     element, shell = parse_edge(cfg.edge)
@@ -163,6 +199,7 @@ def make_chain_set(paths, cfg: TrainConfig, n: int, rng, l2_shift_ev=None, mode=
     x_direct = np.zeros((n, K_INPUT.size + 2), np.float32) if mode == "direct" else None
     e0_found = np.zeros(n)
     offset = np.zeros(n)
+    usable = np.zeros(n, bool)
     for s in range(0, n, CHUNK):
         sl = slice(s, min(s + CHUNK, n))
         width = float(np.exp(rng.uniform(*np.log(CHANNEL_WIDTH))))
@@ -173,8 +210,11 @@ def make_chain_set(paths, cfg: TrainConfig, n: int, rng, l2_shift_ev=None, mode=
         mu = counts - batch.power_law(energy, log_a, r, dtype=np.float32)
         e0 = estimate_e0(energy, mu, cfg.edge)
         e0_found[sl], offset[sl] = e0, truth["calibration_offset"] + truth["edge_shift"]
+        kfade = np.sqrt(ETOK * np.clip(faded_at(energy, mu, counts - mu, e0) - e0, 0.0, None))
+        p["kmax"][sl] = np.minimum(p["kmax"][sl], kfade)
         kend = np.minimum(p["kmax"][sl] + 0.3, np.sqrt(ETOK * (energy[-1] - e0)) - 0.1)
-        chi[sl] = extract(energy, mu, e0, kend, rbkg)
+        chi[sl], usable[sl] = extract(energy, mu, e0, kend, rbkg, p["kmin"][sl])
+        usable[sl] &= p["kmax"][sl] - p["kmin"][sl] >= MIN_K_SPAN
         if x_direct is not None:
             x_direct[sl] = direct_input(energy, mu, e0, p["kmin"][sl], p["kmax"][sl])
     x, xw = features(chi, p["kmin"], p["kmax"], r_window(shells), "windowed" if mode == "direct" else mode)
@@ -182,4 +222,6 @@ def make_chain_set(paths, cfg: TrainConfig, n: int, rng, l2_shift_ev=None, mode=
         x = x_direct
     p = {**p, "e0": p["e0"] + chi_edge + offset - e0_found}  # delta E0 from the E0 the extraction found
     y, names = targets(p, shells_all, nmod)
-    return {"x": x, "xw": xw, "y": y, "names": names, "p": p, "noise": noise_level(chi, p["kmin"], p["kmax"])}
+    usable &= np.isfinite(x).all(axis=1) & np.isfinite(xw).all(axis=1)
+    return {"x": x, "xw": xw, "y": y, "names": names, "p": p, "noise": noise_level(chi, p["kmin"], p["kmax"]),
+            "usable": usable}

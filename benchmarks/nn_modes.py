@@ -51,7 +51,7 @@ def real_r1(model, m, structure, edge):
     plan.__dict__["_nn_model"] = model
     res = run(plan, data, lowloss=low, method="nn")
     s = res.shells[0] if res.shells else (res.undetermined_shells[0] if res.undetermined_shells else None)
-    return None if s is None else (s["r"], bool(res.shells), res.stats.get("ood_reason"))
+    return None if s is None else (s["r"], s["r_err"], bool(res.shells), res.stats.get("ood_reason"))
 
 
 _TESTS: dict = {}
@@ -86,8 +86,8 @@ def main() -> int:
     from exelfs.theory import feff_paths
 
     print("| edge | structure | mode | train s | R1 MAE (A) | cov 1s | cov 2s | chain-test R1 MAE | chain-test cov 1s "
-          "| real file | ref R1 | R1 | dR1 | answered | ood |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+          "| real file | ref R1 | R1 | r_err | dR1 | answered | ood |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     devs = {m: [] for m in MODES}
     for case in args.cases:
         structure, edge = case.split(":")
@@ -129,18 +129,19 @@ def main() -> int:
                     print(f"| {edge} | {structure} | {mode} | {secs:.0f} | {sc['mae']:.4f} | "
                           f"{sc['coverage_1sigma']:.3f} | {sc['coverage_2sigma']:.3f} | {sc['chain_mae']:.4f} | "
                           f"{sc['chain_cov']:.3f} | {m['file']} | {ref:.3f} "
-                          f"| - | - | no | {why} |", flush=True)
+                          f"| - | - | - | no | {why} |", flush=True)
                     continue
-                r1, answered, ood = got
-                devs[mode].append(abs(r1 - ref))
+                r1, r_err, answered, ood = got
+                devs[mode].append((abs(r1 - ref), abs(r1 - ref) <= 2 * r_err))
                 print(f"| {edge} | {structure} | {mode} | {secs:.0f} | {sc['mae']:.4f} | {sc['coverage_1sigma']:.3f} | "
                       f"{sc['coverage_2sigma']:.3f} | {sc['chain_mae']:.4f} | {sc['chain_cov']:.3f} | {m['file']} | "
-                      f"{ref:.3f} | {r1:.3f} | {r1 - ref:+.3f} | "
+                      f"{ref:.3f} | {r1:.3f} | {r_err:.3f} | {r1 - ref:+.3f} | "
                       f"{'yes' if answered else 'no'} | {'yes' if ood else 'no'} |", flush=True)
-    print("\n| mode | spectra | median abs(dR1) (A) |\n|---|---|---|")
+    print("\n| mode | spectra | median abs(dR1) (A) | abs(dR1) <= 2 r_err |\n|---|---|---|---|")
     for mode, d in devs.items():
         if d:
-            print(f"| {mode} | {len(d)} | {statistics.median(d):.3f} |")
+            med = statistics.median(x for x, _ in d)
+            print(f"| {mode} | {len(d)} | {med:.3f} | {sum(ok for _, ok in d)}/{len(d)} |")
     return 0
 
 

@@ -48,7 +48,9 @@ class Artefacts:
 class TrainConfig:
     """A whole training run. structure: element, formula or CIF path; edge: 'O_K'; kind: 'eels' or 'xas'
     ('chi' files use 'xas'); l2_shift_ev: L3-L2 spacing for EELS L3 edges (None: from the edge tables);
-    input_mode: 'windowed' (Fourier-filtered to the modelled shells' R window) or 'raw';
+    input_mode: 'windowed' (Fourier-filtered to the modelled shells' R window), 'raw', or 'direct' (the
+    power-law-subtracted edge signal, source 'eels' only); source: 'chi' (chi(k) with chi-level artefacts)
+    or 'eels' (recorded EELS spectra from the forward model, read back by the extraction: exelfs.nn.chain);
     architecture: a name of exelfs.nn.models.ARCHITECTURES; arch: its options; samples, epochs, batch,
     lr, calibration_samples; seed."""
 
@@ -57,6 +59,7 @@ class TrainConfig:
     kind: str = "eels"
     l2_shift_ev: float | None = None
     input_mode: str = "windowed"
+    source: str = "chi"
     architecture: str = "ensemble_mlp"
     arch: dict = field(default_factory=dict)
     samples: int = 40000
@@ -69,7 +72,10 @@ class TrainConfig:
     artefacts: Artefacts = field(default_factory=Artefacts)
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps(asdict(self)))
+        d = json.loads(json.dumps(asdict(self)))
+        if d["source"] == "chi":  # the default: recipes from before the key existed keep their names
+            d.pop("source")
+        return d
 
     def key(self, extra: str = "") -> str:
         """Hash of the recipe (and ``extra``, e.g. the FEFF paths): names the trained model."""
@@ -120,8 +126,12 @@ class TrainConfig:
         self.kind = "xas" if self.kind == "chi" else self.kind
         if self.kind not in ("eels", "xas"):
             raise InputError(f"kind must be 'eels' or 'xas', not {self.kind!r}")
-        if self.input_mode not in ("windowed", "raw"):
-            raise InputError(f"input_mode must be 'windowed' or 'raw', not {self.input_mode!r}")
+        if self.input_mode not in ("windowed", "raw", "direct"):
+            raise InputError(f"input_mode must be 'windowed', 'raw' or 'direct', not {self.input_mode!r}")
+        if self.source not in ("chi", "eels"):
+            raise InputError(f"source must be 'chi' or 'eels', not {self.source!r}")
+        if (self.input_mode == "direct" or self.source == "eels") and (self.source, self.kind) != ("eels", "eels"):
+            raise InputError("input_mode 'direct' needs source = 'eels', and source 'eels' needs kind = 'eels'")
         from .models import ARCHITECTURES
 
         if self.architecture not in ARCHITECTURES:

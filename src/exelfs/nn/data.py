@@ -178,7 +178,12 @@ def targets(p: dict, shells_all, nmod: int) -> tuple[np.ndarray, list[str]]:
 
 
 def make_set(paths, cfg: TrainConfig, n: int, rng, l2_shift_ev=None, mode=None) -> dict:
-    """n training spectra: inputs 'x', windowed 'xw', targets 'y' (names 'names'), drawn params 'p'."""
+    """n training spectra: inputs 'x', windowed 'xw', targets 'y' (names 'names'), drawn params 'p'
+    (source 'eels': through the EELS forward model and the extraction, exelfs.nn.chain)."""
+    if cfg.source == "eels":
+        from .chain import make_chain_set
+
+        return make_chain_set(paths, cfg, n, rng, l2_shift_ev, mode)
     shells_all = group_shells(paths)
     shells = model_shells(paths)
     nmod = len(shells)

@@ -176,19 +176,33 @@ class NNModel:
         a = self.cfg.artefacts
         return max(float(k_range[0]), a.kmin[0]), min(float(k_range[1]), a.kmax[1])
 
-    def batch(self, paths, k, chi, k_range, l2_shift_ev=None, samples: int = 0) -> dict:
+    def batch(self, paths, k, chi, k_range, l2_shift_ev=None, samples: int = 0, energy=None, signal=None,
+              e0=None) -> dict:
         """The contract's dict for chi (n_spectra, len(k)), unweighted, on one k grid (1/A); besides the
         contract's keys, "ood_reason" (per spectrum a sentence or None) and the flag statistics
         "flag_spread", "flag_misfit", "flag_misfit_noise", "flag_ppc", "flag_refined_misfit",
         "flag_residual_noise" (float arrays; see flag_statistics). With ``samples`` > 0 also
         "posterior_samples" (samples, n_spectra, T) in the order of ``self.names`` (physical units) and
-        "correlation" (n_spectra, T, T), their correlation matrices."""
+        "correlation" (n_spectra, T, T), their correlation matrices. A direct-mode network reads
+        instead the power-law-subtracted EELS ``signal`` (n_spectra, len(energy)) on ``energy`` (eV) with
+        the extraction's ``e0`` (eV, one or per spectrum); chi still feeds the unseen-spectrum flags."""
         kmin, kmax = float(k_range[0]), float(k_range[1])
         a = self.cfg.artefacts
         short = kmax < a.kmax[0] - 0.5 or kmin > a.kmin[1] + 0.5
         kmin_used, kmax_used = self.k_range_used(k_range)
         fine = on_fine_grid(k, chi)
-        x, xw = features(fine, kmin_used, kmax_used, self.rwin, self.cfg.input_mode)
+        if self.cfg.input_mode == "direct":
+            from .chain import direct_input
+
+            if energy is None or signal is None or e0 is None:
+                raise InputError("this network reads the EELS spectrum itself (direct mode): give the energy "
+                                 "axis, the power-law-subtracted signal and E0, not chi(k) alone")
+            _, xw = features(fine, kmin_used, kmax_used, self.rwin, "windowed")
+            x = direct_input(energy, signal, e0, kmin_used, kmax_used)
+            if len(x) != len(xw):
+                raise InputError(f"{len(x)} spectra given for {len(xw)} chi(k) rows: give one of each")
+        else:
+            x, xw = features(fine, kmin_used, kmax_used, self.rwin, self.cfg.input_mode)
         noise = noise_level(fine, kmin_used, kmax_used)
         mean, sigma, spread = self.moments(x)
         stats = self.flag_statistics(paths, x, xw, noise, np.full(len(x), kmin_used), np.full(len(x), kmax_used),
@@ -216,18 +230,19 @@ class NNModel:
             out["correlation"] = np.stack([np.corrcoef(post[:, i].T) for i in range(post.shape[1])])
         return out
 
-    def curves(self, paths, k, chi, k_range, kweight: int = 2) -> dict:
+    def curves(self, paths, k, chi, k_range, kweight: int = 2, answer=None) -> dict:
         """The forward model at the network's answer beside one spectrum's chi (k 1/A, unweighted), on
         the keys of the fit's curves: "k" (the fine grid), "chi", "chi_model", "kwin", "r" (A), "chir",
         "chir_model" (complex chi(R) of k^kweight chi, Larch's normalisation), "rwin"; and what the network
         reads, k^2 chi Fourier-filtered to its R window on its k grid: "filtered_k", "filtered_chi",
-        "filtered_chi_model"."""
+        "filtered_chi_model". ``answer``: the network's values (1, T) in the order of ``self.names``, when
+        already known (a direct-mode network must be given them: it does not read chi)."""
         from .data import K_FINE, KSTEP, NFFT, _kwindow, _rmask
 
         kmin, kmax = self.k_range_used(k_range)
         fine = on_fine_grid(k, chi)[:1]
-        x, xw = features(fine, kmin, kmax, self.rwin, self.cfg.input_mode)
-        p = self._params(self.moments(x)[0], paths)
+        x, xw = features(fine, kmin, kmax, self.rwin, "windowed" if answer is not None else self.cfg.input_mode)
+        p = self._params(self.moments(x)[0] if answer is None else np.atleast_2d(answer), paths)
         if p is None:
             return {}
         model = clean_chi(paths, group_shells(paths), p, self.l2_shift_ev)

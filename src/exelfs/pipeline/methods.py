@@ -25,7 +25,8 @@ POSTERIOR_SAMPLES = 2000  # the network's posterior samples of one spectrum (cor
 class ChiInput:
     """What a method analyses: chi(k) (k in 1/A, any grid), the k range chosen for it, the k weight, the
     R window the user set (None: automatic), the data kind, E0 (eV) and, for L3 edges of EELS, the L2-L3
-    spacing (eV) when the L2 fine structure overlaps the range."""
+    spacing (eV) when the L2 fine structure overlaps the range. EELS: the energy axis (eV) and the edge
+    signal with only the pre-edge power law removed (counts), for methods that read the spectrum itself."""
 
     k: np.ndarray
     chi: np.ndarray
@@ -35,6 +36,8 @@ class ChiInput:
     r_range: tuple | None = None
     e0: float | None = None
     l2_shift_ev: float | None = None
+    energy: np.ndarray | None = None
+    edge_signal: np.ndarray | None = None
 
 
 @dataclass
@@ -98,16 +101,20 @@ def _nn_model(plan):
     return plan.__dict__["_nn_model"]
 
 
-def nn_batch(plan, k, chi, k_range, kweight=2, l2_shift_ev=None, samples: int = 0) -> dict:
+def nn_batch(plan, k, chi, k_range, kweight=2, l2_shift_ev=None, samples: int = 0, energy=None, edge_signal=None,
+             e0=None) -> dict:
     """The network on many spectra at once: k (1/A, uniform), chi (n_spectra, len(k)) unweighted, one
     k_range (1/A) for all. Returns float arrays "r{i}", "r{i}_err", "n{i}", "n{i}_err", "sigma2_{i}",
     "sigma2_{i}_err" (A, -, A^2, 1 sigma), "e0_shift", "e0_shift_err" (eV), "s02", "s02_err", "ood" (bool:
     unseen by the model) with "ood_reason", and "shells" [{"scatterer", "r_ref", "n_ref"}]. The network
-    reads k^2 chi whatever ``kweight`` the analysis uses. ``samples`` > 0 adds "posterior_samples" and
-    "correlation" (see exelfs.nn.NNModel.batch)."""
+    reads k^2 chi whatever ``kweight`` the analysis uses; a direct-mode network reads ``edge_signal``
+    ((n_spectra or 1, len(energy)) power-law-subtracted counts on ``energy``, eV) from E0 ``e0`` (eV).
+    ``samples`` > 0 adds "posterior_samples" and "correlation" (see exelfs.nn.NNModel.batch)."""
     model = _nn_model(plan)
+    if edge_signal is not None:
+        edge_signal = np.atleast_2d(np.asarray(edge_signal, float))
     return model.batch(plan.paths, k, np.atleast_2d(np.asarray(chi, float)), k_range, l2_shift_ev=l2_shift_ev,
-                       samples=samples)
+                       samples=samples, energy=energy, signal=edge_signal, e0=e0)
 
 
 def _nn_shells(out: dict) -> list:
@@ -164,7 +171,8 @@ def _ppc_stats(model, out: dict) -> dict:
 def nn_method(plan, data: ChiInput) -> MethodOutput:
     """The calibrated network (exelfs.nn) on one spectrum: the batch call with one row, its posterior
     samples, and the forward model at its answer beside the data (the curves)."""
-    out = nn_batch(plan, data.k, data.chi, data.k_range, data.kweight, data.l2_shift_ev, samples=POSTERIOR_SAMPLES)
+    out = nn_batch(plan, data.k, data.chi, data.k_range, data.kweight, data.l2_shift_ev, samples=POSTERIOR_SAMPLES,
+                   energy=data.energy, edge_signal=data.edge_signal, e0=data.e0)
     model = plan.__dict__["_nn_model"]
     glob = {k: float(out[k][0]) if k in out else None for k in ("e0_shift", "e0_shift_err", "s02", "s02_err")}
     stats = {"k_range": list(model.k_range_used(data.k_range)), **glob, "ood_reason": out["ood_reason"][0],
@@ -177,7 +185,8 @@ def nn_method(plan, data: ChiInput) -> MethodOutput:
     if out["ood"][0]:
         warnings.append(f"the network has not seen spectra like this one: {out['ood_reason'][0]}")
     stats["posterior"] = _posterior_summary(out, model.names, model.cfg.architecture)
-    curves = {**model.curves(plan.paths, data.k, data.chi, data.k_range, data.kweight),
+    answer = np.array([[out[n][0] for n in model.names]])
+    curves = {**model.curves(plan.paths, data.k, data.chi, data.k_range, data.kweight, answer=answer),
               "posterior_samples": out["posterior_samples"][:, 0], "posterior_names": list(model.names)}
     return MethodOutput(shells=_nn_shells(out), warnings=warnings, stats=stats, curves=curves,
                         model={"paths": [], "network": model.meta.get("scores")})

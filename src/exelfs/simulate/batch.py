@@ -38,7 +38,6 @@ from .nearedge import TM_3D, elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 POISSON_BELOW = 100.0  # expected counts per channel below which noise is drawn exactly (Poisson)
 FINE_STEP = 0.25  # eV: the fine grid is min(FINE_STEP, channel width / 2)
-COARSE = 16  # fine bins per node of the smooth power-law factors
 CHUNK = 128  # spectra per evaluation chunk (memory, cache); each chunk draws its noise from its own seed
 THREADS = 2  # chunks evaluated at once
 TM_4D = ("Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag")
@@ -105,6 +104,24 @@ def _lerp_apply(table, idx):
         a = np.take(table, flat)
         b = np.take(table, np.minimum(j + 1, m - 1) + (m * np.arange(table.shape[0]))[:, None])
     return a + f * (b - a)
+
+
+def _lerp_matrix(idx, m):
+    """The plan of :func:`_lerp_index` for positions shared by every row, as a sparse (P, m) float32 matrix:
+    matrix @ table.T = the interpolated rows, transposed."""
+    import scipy.sparse
+
+    j, f, inside = idx[0][0], idx[1][0], idx[2][0]
+    cols = np.nonzero(inside)[0]
+    return scipy.sparse.csr_matrix(
+        (np.concatenate([1.0 - f[cols], f[cols]]).astype(np.float32),
+         (np.concatenate([cols, cols]), np.concatenate([j[cols], j[cols] + 1]))), shape=(j.size, m))
+
+
+def _add_product(out, a, b_t, block=128):
+    """out += a * b_t.T for out, a (m, P) and b_t (P, m), in column blocks that stay in cache."""
+    for c in range(0, out.shape[1], block):
+        out[:, c:c + block] += a[:, c:c + block] * b_t[c:c + block].T
 
 
 def _lerp_rows(table, pos):
@@ -346,14 +363,17 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
     n_taper = int(np.searchsorted(fe, taper_hi)) if taper_hi > f_lo else 0
     if cfg.background:
         ref_sel = (fe > onset_tab - 15) & (fe < onset_tab - 5)
-    # smooth factors (power laws) on every COARSE-th bin, then linear
-    fr = ((np.arange(nfine) % COARSE) / COARSE).astype(np.float32)
-    lfe_c = np.log(f_lo + de * (COARSE * np.arange(nfine // COARSE + 2) + 0.5)).astype(np.float32)
-
-    def smooth_exp(expo):  # exp(expo (m, n_coarse)) on the fine grid
-        c = np.exp(expo)
-        a = np.repeat(c[:, :-1], COARSE, axis=1)[:, :nfine]
-        return a + fr * np.repeat(np.diff(c, axis=1), COARSE, axis=1)[:, :nfine]
+    # power laws on the fine grid: exp(scale x lg + offset), lg a log of energy relative to the absorber onset
+    lfe_rel = np.log(fe / onset_tab)
+    tilt_lg = np.maximum(lfe_rel, 0.0).astype(np.float32)
+    for ed in edges:  # the solid-state continuum: full step x (E / (onset + 50))^-decay, per edge
+        ed.shape32 = ed.shape.astype(np.float32)
+        if ed.solid is not None:
+            ref50 = float(np.interp(ed.onset + 50.0, fe, ed.shape)) or 1.0
+            ed.step = (ref50 * (0.5 + np.arctan((fe - ed.onset) / SOLID_WIDTH_EV) / np.pi)).astype(np.float32)
+            ed.lg = (np.maximum(fe, ed.onset) / (ed.onset + 50.0)).astype(np.float32)
+            ed.lg = np.log(ed.lg, out=ed.lg)
+    lfe_rel = lfe_rel.astype(np.float32)
 
     convolve = cfg.plural_scattering or cfg.resolution or cfg.calibration
     counts = np.empty((n, nchan), np.float32)
@@ -396,28 +416,24 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
         const_shift = bool(np.all(shift == shift[0]))
         sh_col = (np.full((1, 1), shift[0]) if const_shift else shift[:, None]) / de  # fine bins
         ssd = np.repeat(static_smooth[None, :], m, axis=0)
-        fine = None
+        fine = chi_rows = None
         if fs:
             fine = np.zeros((m, nfine), np.float32) if chi_matrix is None else \
                 np.ascontiguousarray((chi_matrix @ np.ascontiguousarray(chi_t[sl].T)).T)
         for ed in dynamic:
-            shape = ed.shape.astype(np.float32)
+            shape = ed.shape32
             w = ed.weight[sl, None].astype(np.float32)
             if ed.solid is not None:  # flat continuum step, partly hydrogenic; the weight folded in
-                decay = ed.solid[0][sl, None].astype(np.float32)
                 mix = ed.solid[1][sl, None].astype(np.float32)
-                ref50 = float(np.interp(ed.onset + 50.0, fe, ed.shape)) or 1.0
-                step = (ref50 * (0.5 + np.arctan((fe - ed.onset) / SOLID_WIDTH_EV) / np.pi)).astype(np.float32)
-                lg = (np.maximum(lfe_c, np.float32(np.log(ed.onset))) - np.float32(np.log(ed.onset + 50.0)))[None, :]
-                shape = smooth_exp(-decay * lg)
-                shape *= step
+                shape = _power(-ed.solid[0][sl], ed.lg)
+                shape *= ed.step
                 shape *= w * (1.0 - mix)
-                shape += (w * mix) * ed.shape.astype(np.float32)
-                w = np.float32(1.0)
+                shape += (w * mix) * ed.shape32
+                w = None
             if ed.shifted and not (const_shift and shift[0] == 0.0):
                 pos = np.arange(nfine)[None, :] - sh_col
                 shape = _lerp_rows(np.broadcast_to(shape, (m, nfine)) if shape.ndim == 1 else shape, pos)
-            term = w * shape
+            term = shape if w is None else w * shape
             ssd += term
             if fs and ed.chi_edge is not None:  # only the columns where chi(k) is nonzero
                 s_lo = float(shift.min()) if ed.shifted else 0.0
@@ -431,12 +447,18 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
                     kk = np.sqrt(np.clip(fe[None, c0:c1] - ed.chi_edge - (sh_col * de if ed.shifted else 0.0),
                                          0.0, None) / KTOE)
                     idx = _lerp_index(kk / (k[1] - k[0]), chi_t.shape[1])
+                    if idx[0].shape[0] == 1:  # the same k positions for every row: a sparse matrix
+                        idx = _lerp_matrix(idx, chi_t.shape[1])
                     if not (ed.shifted and not batch_const):
                         chi_cache[key] = idx
-                fine[:, c0:c1] += term[:, c0:c1] * _lerp_apply(chi_t[sl], idx)
+                if isinstance(idx, tuple):
+                    fine[:, c0:c1] += term[:, c0:c1] * _lerp_apply(chi_t[sl], idx)
+                else:
+                    if chi_rows is None:
+                        chi_rows = np.ascontiguousarray(chi_t[sl].T)
+                    _add_product(fine[:, c0:c1], term[:, c0:c1], idx @ chi_rows)
         if tilt is not None:  # continuum tilt past the absorber onset, 1 below it
-            lg = np.maximum(lfe_c - np.float32(np.log(onset_tab)), np.float32(0.0))[None, :]
-            fac = smooth_exp(tilt[sl, None].astype(np.float32) * lg)
+            fac = _power(tilt[sl], tilt_lg)
             ssd *= fac
             if fs:
                 fine *= fac
@@ -456,9 +478,8 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             _add_local(ssd, fe, p, fw[sl], h[sl], lorentzians if is_lor else gaussians,
                        60.0 if is_lor else 3.0 * float(np.max(fw[sl])))
         if cfg.background:
-            r = t["background_r"][sl, None].astype(np.float32)
-            lg = lfe_c[None, :] - np.log(t["onset_ev"][sl, None]).astype(np.float32)
-            ssd += smooth_exp(np.log(t["background_ratio"][sl, None]).astype(np.float32) - r * lg)
+            r = t["background_r"][sl]  # ratio x (E / onset)^-r, the onset of each spectrum
+            ssd += _power(-r, lfe_rel, np.log(t["background_ratio"][sl]) + r * np.log(t["onset_ev"][sl] / onset_tab))
         ssd[:, :n_taper] *= taper[:n_taper]
         if cfg.background:
             ref = ssd[:, ref_sel].mean(axis=1) if np.any(ref_sel) else np.zeros(m)
@@ -477,7 +498,10 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
         np.clip(rec, 0.0, None, out=rec)
         ref = np.where(ref > 0, ref, np.maximum(rec.max(axis=1), 1e-30))
         scale = t["counts_per_ev"][sl] / ref * de
-        binned = rec[:, below:below + per_chan * nchan].reshape(m, nchan, per_chan).sum(axis=2)
+        stop = below + per_chan * nchan
+        binned = rec[:, below:stop:per_chan].copy()
+        for i in range(1, per_chan):
+            binned += rec[:, below + i:stop:per_chan]
         expected = np.clip(binned * scale[:, None].astype(np.float32), 0.0, None)
         if cfg.noise:
             expected = _noise(expected, noise_rng)
@@ -486,7 +510,6 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             seg = np.searchsorted(bounds, np.arange(nchan), side="right")
             gains = np.cumprod(np.concatenate([np.ones((m, 1)), 1.0 + jumps[sl]], axis=1), axis=1)
             expected = expected * gains[:, seg].astype(np.float32)
-        counts[sl] = expected
         counts[sl] = expected
 
     starts = range(0, n, CHUNK)
@@ -498,6 +521,14 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             run_chunk(a)
     t["channel_width"] = np.full(n, width)
     return axis, counts, t
+
+
+def _power(scale, lg, offset=None):
+    """exp(scale (m,) x lg (N,) + offset (m,)) as float32 (m, N), evaluated in place."""
+    out = np.multiply(np.asarray(scale, np.float32)[:, None], lg[None, :])
+    if offset is not None:
+        out += np.asarray(offset, np.float32)[:, None]
+    return np.exp(out, out=out)
 
 
 def _add_local(out, fe, pos, fwhm, height, profile, reach):

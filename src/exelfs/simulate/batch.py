@@ -38,7 +38,7 @@ from .nearedge import TM_3D, elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 POISSON_BELOW = 100.0  # expected counts per channel below which noise is drawn exactly (Poisson)
 FINE_STEP = 0.25  # eV: the fine grid is min(FINE_STEP, channel width / 2)
-CHUNK = 128  # spectra per evaluation chunk (memory, cache); each chunk draws its noise from its own seed
+CHUNK = 64  # spectra per evaluation chunk (arrays of a chunk stay in a core's L2 cache); each chunk draws its noise from its own seed
 THREADS = 2  # chunks evaluated at once
 TM_4D = ("Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag")
 LANTHANIDES = ("La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu")
@@ -556,28 +556,55 @@ def _convolve_lowloss(ssd, de, t_lambda, ep, gp, fwhm, beam_energy_kev, collecti
     g = gp[:, None].astype(np.float32)
     e2 = e32 * e32
     single = (e32 * angular) * (g * ep2) / ((e2 - ep2) ** 2 + e2 * (g * g))
-    s_f = np.zeros((m, nf // 2 + 1), np.complex64)
-    s_f[:, : nf // 4 + 1] = scipy.fft.rfft(single, n=nf // 2, axis=1)
+    s_f = scipy.fft.rfft(single, n=nf // 2, axis=1)  # the transform up to half the Nyquist frequency
     tl = t_lambda[:, None].astype(np.float32)
-    freq = scipy.fft.rfftfreq(nf, de).astype(np.float32)
-    sig = (fwhm / 2.3548).astype(np.float32)[:, None]
-    # exp(t/lambda (S/S(0) - 1)) x the Gaussian of the resolution, in one complex exponential
     s_f *= tl / s_f[:, :1].real
-    re = s_f.real - tl + np.float32(-2.0 * np.pi**2) * (freq[None, :] * sig) ** 2
-    mag = np.exp(re)  # exp(a + ib) from float32 exp, cos, sin (vectorised; complex exp is not)
-    spec = np.empty_like(s_f)
-    phase = s_f.imag - (np.float32(2.0 * np.pi) * freq[None, :]) * offset[:, None].astype(np.float32)
-    spec.real = mag * np.cos(phase)
-    spec.imag = mag * np.sin(phase)
-    spec *= scipy.fft.rfft(ssd, axis=1)
+    freq = scipy.fft.rfftfreq(nf, de).astype(np.float32)
+    sig = (fwhm / 2.3548).astype(np.float32)
+    # exp(t/lambda (S/S(0) - 1)) x the Gaussian of the resolution x the offset phase: exp(re + i im), S = 0
+    # beyond half the Nyquist frequency; from float32 exp, cos, sin (vectorised; complex exp is not)
+    q = s_f.shape[1]
+    re = np.multiply((np.float32(-2.0 * np.pi**2) * sig * sig)[:, None], freq * freq)
+    re -= tl
+    re[:, :q] += s_f.real
+    im = np.multiply((np.float32(-2.0 * np.pi) * offset.astype(np.float32))[:, None], freq)
+    im[:, :q] += s_f.imag
+    np.exp(re, out=re)
+    fac = np.empty(re.shape, np.complex64)
+    np.multiply(re, np.cos(im), out=fac.real)
+    np.multiply(re, np.sin(im, out=im), out=fac.imag)
+    spec = scipy.fft.rfft(ssd, axis=1)
+    spec *= fac
     return scipy.fft.irfft(spec, n=nf, axis=1)
 
 
 def _noise(expected, rng):
     """Counts drawn around `expected` (float32): exact Poisson below POISSON_BELOW, rounded normal above."""
-    z = rng.standard_normal(expected.shape, dtype=np.float32)
-    out = np.rint(expected + np.sqrt(expected) * z)
+    out = _normals(rng, expected.shape)
+    out *= np.sqrt(expected)
+    out += expected
+    np.rint(out, out=out)
     small = expected < POISSON_BELOW
     if np.any(small):
         out[small] = rng.poisson(expected[small])
-    return np.clip(out, 0.0, None)
+    return np.clip(out, 0.0, None, out=out)
+
+
+def _normals(rng, shape) -> np.ndarray:
+    """Standard normal float32 numbers by Box-Muller from float32 uniforms (twice as fast as numpy's
+    ziggurat; the tails end at 5.8 sigma, the resolution of the uniforms)."""
+    size = int(np.prod(shape))
+    h = (size + 1) // 2
+    u = rng.random(2 * h, dtype=np.float32)
+    r, a = u[:h], u[h:]
+    np.subtract(np.float32(1.0), r, out=r)  # (0, 1]
+    np.log(r, out=r)
+    r *= np.float32(-2.0)
+    np.sqrt(r, out=r)
+    a *= np.float32(2.0 * np.pi)
+    z = np.empty(2 * h, np.float32)
+    np.cos(a, out=z[:h])
+    np.sin(a, out=z[h:])
+    z[:h] *= r
+    z[h:] *= r
+    return z[:size].reshape(shape)

@@ -25,6 +25,7 @@ Energies eV; the channel width must be a single number for a batch (one shared a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 import scipy.fft
@@ -38,7 +39,7 @@ from .nearedge import TM_3D, elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 POISSON_BELOW = 100.0  # expected counts per channel below which noise is drawn exactly (Poisson)
 FINE_STEP = 0.25  # eV: the fine grid is min(FINE_STEP, channel width / 2)
-CHUNK = 64  # spectra per evaluation chunk (arrays of a chunk stay in a core's L2 cache); each chunk draws its noise from its own seed
+CHUNK = 64  # spectra per evaluation chunk (its arrays stay in a core's L2 cache); each draws noise from its own seed
 THREADS = 2  # chunks evaluated at once
 TM_4D = ("Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag")
 LANTHANIDES = ("La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu")
@@ -118,10 +119,14 @@ def _lerp_matrix(idx, m):
          (np.concatenate([cols, cols]), np.concatenate([j[cols], j[cols] + 1]))), shape=(j.size, m))
 
 
-def _add_product(out, a, b_t, block=128):
-    """out += a * b_t.T for out, a (m, P) and b_t (P, m), in column blocks that stay in cache."""
+def _add_product(out, b_t, a=None, block=128):
+    """out += a * b_t.T (a = 1 if None) for out, a (m, P) and b_t (P, m), in column blocks that stay in
+    cache (a plain transposed copy of the whole array is several times slower)."""
     for c in range(0, out.shape[1], block):
-        out[:, c:c + block] += a[:, c:c + block] * b_t[c:c + block].T
+        if a is None:
+            out[:, c:c + block] += b_t[c:c + block].T
+        else:
+            out[:, c:c + block] += a[:, c:c + block] * b_t[c:c + block].T
 
 
 def _lerp_rows(table, pos):
@@ -418,8 +423,10 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
         ssd = np.repeat(static_smooth[None, :], m, axis=0)
         fine = chi_rows = None
         if fs:
-            fine = np.zeros((m, nfine), np.float32) if chi_matrix is None else \
-                np.ascontiguousarray((chi_matrix @ np.ascontiguousarray(chi_t[sl].T)).T)
+            fine = np.zeros((m, nfine), np.float32)
+            chi_rows = np.ascontiguousarray(chi_t[sl].T)  # (K, m): sparse interpolation matrices act on it
+            if chi_matrix is not None:
+                _add_product(fine, chi_matrix @ chi_rows)
         for ed in dynamic:
             shape = ed.shape32
             w = ed.weight[sl, None].astype(np.float32)
@@ -454,9 +461,7 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
                 if isinstance(idx, tuple):
                     fine[:, c0:c1] += term[:, c0:c1] * _lerp_apply(chi_t[sl], idx)
                 else:
-                    if chi_rows is None:
-                        chi_rows = np.ascontiguousarray(chi_t[sl].T)
-                    _add_product(fine[:, c0:c1], term[:, c0:c1], idx @ chi_rows)
+                    _add_product(fine[:, c0:c1], idx @ chi_rows, term[:, c0:c1])
         if tilt is not None:  # continuum tilt past the absorber onset, 1 below it
             fac = _power(tilt[sl], tilt_lg)
             ssd *= fac
@@ -545,26 +550,22 @@ def _convolve_lowloss(ssd, de, t_lambda, ep, gp, fwhm, beam_energy_kev, collecti
     m, nf = ssd.shape
     # the plasmon distribution is smooth (widths >= ~1 eV): sampled at 2 de over the same span its transform
     # is the same up to half the Nyquist frequency, and negligible beyond
-    half = nf // 4
-    e = 2.0 * de * np.arange(half)  # positive energies of the wrapped grid (index 0: zero loss)
-    theta_e = e / (2.0 * beam_energy_kev * 1e3) * 1e3
-    with np.errstate(divide="ignore"):
-        angular = np.where(e > 0, np.log1p((collection_mrad / np.maximum(theta_e, 1e-12)) ** 2), 0.0)
-    angular = angular.astype(np.float32)
-    e32 = e.astype(np.float32)[None, :]
+    e_ang, e2, freq, freq2 = _lowloss_grids(nf, float(de), float(beam_energy_kev), float(collection_mrad))
     ep2 = (ep**2)[:, None].astype(np.float32)
-    g = gp[:, None].astype(np.float32)
-    e2 = e32 * e32
-    single = (e32 * angular) * (g * ep2) / ((e2 - ep2) ** 2 + e2 * (g * g))
+    g2 = (gp**2)[:, None].astype(np.float32)
+    den = np.subtract(e2, ep2)  # (E^2 - Ep^2)^2 + E^2 g^2
+    np.square(den, out=den)
+    den += e2 * g2
+    single = np.multiply((gp[:, None] * ep2).astype(np.float32), e_ang)
+    single /= den
     s_f = scipy.fft.rfft(single, n=nf // 2, axis=1)  # the transform up to half the Nyquist frequency
     tl = t_lambda[:, None].astype(np.float32)
     s_f *= tl / s_f[:, :1].real
-    freq = scipy.fft.rfftfreq(nf, de).astype(np.float32)
     sig = (fwhm / 2.3548).astype(np.float32)
     # exp(t/lambda (S/S(0) - 1)) x the Gaussian of the resolution x the offset phase: exp(re + i im), S = 0
     # beyond half the Nyquist frequency; from float32 exp, cos, sin (vectorised; complex exp is not)
     q = s_f.shape[1]
-    re = np.multiply((np.float32(-2.0 * np.pi**2) * sig * sig)[:, None], freq * freq)
+    re = np.multiply((np.float32(-2.0 * np.pi**2) * sig * sig)[:, None], freq2)
     re -= tl
     re[:, :q] += s_f.real
     im = np.multiply((np.float32(-2.0 * np.pi) * offset.astype(np.float32))[:, None], freq)
@@ -576,6 +577,22 @@ def _convolve_lowloss(ssd, de, t_lambda, ep, gp, fwhm, beam_energy_kev, collecti
     spec = scipy.fft.rfft(ssd, axis=1)
     spec *= fac
     return scipy.fft.irfft(spec, n=nf, axis=1)
+
+
+@lru_cache(maxsize=16)
+def _lowloss_grids(nf, de, beam_energy_kev, collection_mrad):
+    """float32 grids of the low-loss kernel for an N = nf fine grid of step de: E x angular factor and E^2 on
+    the positive energies of the wrapped 2 de grid (N / 4 points, index 0: zero loss), the frequencies of the
+    N-point real transform (1/eV) and their squares."""
+    e = 2.0 * de * np.arange(nf // 4)
+    theta_e = e / (2.0 * beam_energy_kev * 1e3) * 1e3  # characteristic angle, mrad
+    with np.errstate(divide="ignore"):
+        angular = np.where(e > 0, np.log1p((collection_mrad / np.maximum(theta_e, 1e-12)) ** 2), 0.0)
+    freq = scipy.fft.rfftfreq(nf, de)
+    out = tuple(a.astype(np.float32) for a in (e * angular, e * e, freq, freq * freq))
+    for arr in out:
+        arr.flags.writeable = False
+    return out
 
 
 def _noise(expected, rng):

@@ -5,11 +5,15 @@ step (same parameters, same ranges, same physics) on one shared fine grid of <= 
 
 - edge shapes are evaluated once per batch on the fine grid (exspy's hydrogenic tables, cached per element,
   shell, beam energy and collection angle) and weighted / shifted per spectrum;
-- chi(k) of every spectrum is interpolated onto the energy axis of each edge by one gather;
+- chi(k) of every spectrum is interpolated onto the energy axis of each edge by one sparse product (the
+  linear-interpolation weights, shared by the batch, as a matrix);
+- power laws (background, solid-state continuum, tilt) are evaluated exactly on the fine grid (float32 exp);
 - plural scattering and resolution: one FFT convolution over the whole chunk, the low-loss kernel built per
   spectrum in Fourier space (exp(t/lambda (S - 1)) times the Gaussian of the resolution);
 - detector: channel integration with a per-spectrum calibration offset, then noise drawn in one call: exact
-  Poisson for expected counts below POISSON_BELOW, the normal approximation (rounded) above.
+  Poisson for expected counts below POISSON_BELOW, the normal approximation (rounded; Box-Muller float32
+  normals) above;
+- chunks of CHUNK spectra (L2-cache sized), two at a time in threads; each chunk's noise has its own seed.
 
 Solid-state realism (``EELSConfig.solid_state``, on in :func:`training_config`): white lines (split in
 two by white_line_split eV, crystal field) on 3d / 4d transition-metal L2,3 and lanthanide M4,5 edges whether or not the edge is the absorber, their continuum a

@@ -156,7 +156,7 @@ def _merge_batch(batch, n, key):
 
 
 def chi_from_paths(paths, k, params: dict | None = None, dtype=np.float64, threads: int | None = None,
-                   chunk_elements: int = 60_000) -> np.ndarray:
+                   chunk_elements: int = 250_000) -> np.ndarray:
     """chi(k) summed over FEFF paths for one or a batch of parameter sets (Larch's ff2chi, vectorised).
 
     paths: list of PathTable (exelfs.theory.feff_paths) or anything with reff, degen, k, amp, phase,
@@ -167,8 +167,6 @@ def chi_from_paths(paths, k, params: dict | None = None, dtype=np.float64, threa
         all sets, or (B, P) / (B, 1)): ``deltar`` (A), ``sigma2`` (A^2), ``third`` (A^3), ``fourth``
         (A^4), ``degen`` (absolute degeneracy, default the path's) and ``nscale`` (multiplies degen).
     dtype: np.float64 or np.float32 (float32: ~2x faster, ~1e-6 relative error).
-    chunk_elements: parameter sets x paths x k points per chunk (60000: the work arrays of a chunk stay in
-        a core's L2 cache; 250000 was ~20% slower on 2 threads); threads: chunks at once (default: the cores).
     Returns (B, K), or (K,) when no parameter has a batch axis.
     """
     params = {} if params is None else dict(params)

@@ -13,7 +13,7 @@ step (same parameters, same ranges, same physics) on one shared fine grid of <= 
 - detector: channel integration with a per-spectrum calibration offset, then noise drawn in one call: exact
   Poisson for expected counts below POISSON_BELOW, the normal approximation (rounded; Box-Muller float32
   normals) above;
-- chunks of CHUNK spectra (L2-cache sized), two at a time in threads; each chunk's noise has its own seed.
+- chunks of CHUNK spectra, two at a time in threads; each chunk's noise has its own seed.
 
 Solid-state realism (``EELSConfig.solid_state``, on in :func:`training_config`): white lines (split in
 two by white_line_split eV, crystal field) on 3d / 4d transition-metal L2,3 and lanthanide M4,5 edges whether or not the edge is the absorber, their continuum a
@@ -43,7 +43,7 @@ from .nearedge import TM_3D, elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 POISSON_BELOW = 100.0  # expected counts per channel below which noise is drawn exactly (Poisson)
 FINE_STEP = 0.25  # eV: the fine grid is min(FINE_STEP, channel width / 2)
-CHUNK = 64  # spectra per evaluation chunk (its arrays stay in a core's L2 cache); each draws noise from its own seed
+CHUNK = 128  # spectra per evaluation chunk (memory, cache, GIL share); each chunk draws its noise from its own seed
 THREADS = 2  # chunks evaluated at once
 TM_4D = ("Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag")
 LANTHANIDES = ("La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu")

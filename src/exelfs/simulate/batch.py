@@ -5,11 +5,15 @@ step (same parameters, same ranges, same physics) on one shared fine grid of <= 
 
 - edge shapes are evaluated once per batch on the fine grid (exspy's hydrogenic tables, cached per element,
   shell, beam energy and collection angle) and weighted / shifted per spectrum;
-- chi(k) of every spectrum is interpolated onto the energy axis of each edge by one gather;
+- chi(k) of every spectrum is interpolated onto the energy axis of each edge by one sparse product (the
+  linear-interpolation weights, shared by the batch, as a matrix);
+- power laws (background, solid-state continuum, tilt) are evaluated exactly on the fine grid (float32 exp);
 - plural scattering and resolution: one FFT convolution over the whole chunk, the low-loss kernel built per
   spectrum in Fourier space (exp(t/lambda (S - 1)) times the Gaussian of the resolution);
 - detector: channel integration with a per-spectrum calibration offset, then noise drawn in one call: exact
-  Poisson for expected counts below POISSON_BELOW, the normal approximation (rounded) above.
+  Poisson for expected counts below POISSON_BELOW, the normal approximation (rounded; Box-Muller float32
+  normals) above;
+- chunks of CHUNK spectra, two at a time in threads; each chunk's noise has its own seed.
 
 Solid-state realism (``EELSConfig.solid_state``, on in :func:`training_config`): white lines (split in
 two by white_line_split eV, crystal field) on 3d / 4d transition-metal L2,3 and lanthanide M4,5 edges whether or not the edge is the absorber, their continuum a
@@ -25,6 +29,7 @@ Energies eV; the channel width must be a single number for a batch (one shared a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 import scipy.fft
@@ -38,8 +43,7 @@ from .nearedge import TM_3D, elnes_peaks, gaussians, has_pre_peak, lorentzians
 
 POISSON_BELOW = 100.0  # expected counts per channel below which noise is drawn exactly (Poisson)
 FINE_STEP = 0.25  # eV: the fine grid is min(FINE_STEP, channel width / 2)
-COARSE = 16  # fine bins per node of the smooth power-law factors
-CHUNK = 128  # spectra per evaluation chunk (memory, cache); each chunk draws its noise from its own seed
+CHUNK = 128  # spectra per evaluation chunk (memory, cache, GIL share); each chunk draws its noise from its own seed
 THREADS = 2  # chunks evaluated at once
 TM_4D = ("Y", "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag")
 LANTHANIDES = ("La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu")
@@ -105,6 +109,28 @@ def _lerp_apply(table, idx):
         a = np.take(table, flat)
         b = np.take(table, np.minimum(j + 1, m - 1) + (m * np.arange(table.shape[0]))[:, None])
     return a + f * (b - a)
+
+
+def _lerp_matrix(idx, m):
+    """The plan of :func:`_lerp_index` for positions shared by every row, as a sparse (P, m) float32 matrix:
+    matrix @ table.T = the interpolated rows, transposed."""
+    import scipy.sparse
+
+    j, f, inside = idx[0][0], idx[1][0], idx[2][0]
+    cols = np.nonzero(inside)[0]
+    return scipy.sparse.csr_matrix(
+        (np.concatenate([1.0 - f[cols], f[cols]]).astype(np.float32),
+         (np.concatenate([cols, cols]), np.concatenate([j[cols], j[cols] + 1]))), shape=(j.size, m))
+
+
+def _add_product(out, b_t, a=None, block=128):
+    """out += a * b_t.T (a = 1 if None) for out, a (m, P) and b_t (P, m), in column blocks that stay in
+    cache (a plain transposed copy of the whole array is several times slower)."""
+    for c in range(0, out.shape[1], block):
+        if a is None:
+            out[:, c:c + block] += b_t[c:c + block].T
+        else:
+            out[:, c:c + block] += a[:, c:c + block] * b_t[c:c + block].T
 
 
 def _lerp_rows(table, pos):
@@ -346,14 +372,17 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
     n_taper = int(np.searchsorted(fe, taper_hi)) if taper_hi > f_lo else 0
     if cfg.background:
         ref_sel = (fe > onset_tab - 15) & (fe < onset_tab - 5)
-    # smooth factors (power laws) on every COARSE-th bin, then linear
-    fr = ((np.arange(nfine) % COARSE) / COARSE).astype(np.float32)
-    lfe_c = np.log(f_lo + de * (COARSE * np.arange(nfine // COARSE + 2) + 0.5)).astype(np.float32)
-
-    def smooth_exp(expo):  # exp(expo (m, n_coarse)) on the fine grid
-        c = np.exp(expo)
-        a = np.repeat(c[:, :-1], COARSE, axis=1)[:, :nfine]
-        return a + fr * np.repeat(np.diff(c, axis=1), COARSE, axis=1)[:, :nfine]
+    # power laws on the fine grid: exp(scale x lg + offset), lg a log of energy relative to the absorber onset
+    lfe_rel = np.log(fe / onset_tab)
+    tilt_lg = np.maximum(lfe_rel, 0.0).astype(np.float32)
+    for ed in edges:  # the solid-state continuum: full step x (E / (onset + 50))^-decay, per edge
+        ed.shape32 = ed.shape.astype(np.float32)
+        if ed.solid is not None:
+            ref50 = float(np.interp(ed.onset + 50.0, fe, ed.shape)) or 1.0
+            ed.step = (ref50 * (0.5 + np.arctan((fe - ed.onset) / SOLID_WIDTH_EV) / np.pi)).astype(np.float32)
+            ed.lg = (np.maximum(fe, ed.onset) / (ed.onset + 50.0)).astype(np.float32)
+            ed.lg = np.log(ed.lg, out=ed.lg)
+    lfe_rel = lfe_rel.astype(np.float32)
 
     convolve = cfg.plural_scattering or cfg.resolution or cfg.calibration
     counts = np.empty((n, nchan), np.float32)
@@ -396,28 +425,26 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
         const_shift = bool(np.all(shift == shift[0]))
         sh_col = (np.full((1, 1), shift[0]) if const_shift else shift[:, None]) / de  # fine bins
         ssd = np.repeat(static_smooth[None, :], m, axis=0)
-        fine = None
+        fine = chi_rows = None
         if fs:
-            fine = np.zeros((m, nfine), np.float32) if chi_matrix is None else \
-                np.ascontiguousarray((chi_matrix @ np.ascontiguousarray(chi_t[sl].T)).T)
+            fine = np.zeros((m, nfine), np.float32)
+            chi_rows = np.ascontiguousarray(chi_t[sl].T)  # (K, m): sparse interpolation matrices act on it
+            if chi_matrix is not None:
+                _add_product(fine, chi_matrix @ chi_rows)
         for ed in dynamic:
-            shape = ed.shape.astype(np.float32)
+            shape = ed.shape32
             w = ed.weight[sl, None].astype(np.float32)
             if ed.solid is not None:  # flat continuum step, partly hydrogenic; the weight folded in
-                decay = ed.solid[0][sl, None].astype(np.float32)
                 mix = ed.solid[1][sl, None].astype(np.float32)
-                ref50 = float(np.interp(ed.onset + 50.0, fe, ed.shape)) or 1.0
-                step = (ref50 * (0.5 + np.arctan((fe - ed.onset) / SOLID_WIDTH_EV) / np.pi)).astype(np.float32)
-                lg = (np.maximum(lfe_c, np.float32(np.log(ed.onset))) - np.float32(np.log(ed.onset + 50.0)))[None, :]
-                shape = smooth_exp(-decay * lg)
-                shape *= step
+                shape = _power(-ed.solid[0][sl], ed.lg)
+                shape *= ed.step
                 shape *= w * (1.0 - mix)
-                shape += (w * mix) * ed.shape.astype(np.float32)
-                w = np.float32(1.0)
+                shape += (w * mix) * ed.shape32
+                w = None
             if ed.shifted and not (const_shift and shift[0] == 0.0):
                 pos = np.arange(nfine)[None, :] - sh_col
                 shape = _lerp_rows(np.broadcast_to(shape, (m, nfine)) if shape.ndim == 1 else shape, pos)
-            term = w * shape
+            term = shape if w is None else w * shape
             ssd += term
             if fs and ed.chi_edge is not None:  # only the columns where chi(k) is nonzero
                 s_lo = float(shift.min()) if ed.shifted else 0.0
@@ -431,12 +458,16 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
                     kk = np.sqrt(np.clip(fe[None, c0:c1] - ed.chi_edge - (sh_col * de if ed.shifted else 0.0),
                                          0.0, None) / KTOE)
                     idx = _lerp_index(kk / (k[1] - k[0]), chi_t.shape[1])
+                    if idx[0].shape[0] == 1:  # the same k positions for every row: a sparse matrix
+                        idx = _lerp_matrix(idx, chi_t.shape[1])
                     if not (ed.shifted and not batch_const):
                         chi_cache[key] = idx
-                fine[:, c0:c1] += term[:, c0:c1] * _lerp_apply(chi_t[sl], idx)
+                if isinstance(idx, tuple):
+                    fine[:, c0:c1] += term[:, c0:c1] * _lerp_apply(chi_t[sl], idx)
+                else:
+                    _add_product(fine[:, c0:c1], idx @ chi_rows, term[:, c0:c1])
         if tilt is not None:  # continuum tilt past the absorber onset, 1 below it
-            lg = np.maximum(lfe_c - np.float32(np.log(onset_tab)), np.float32(0.0))[None, :]
-            fac = smooth_exp(tilt[sl, None].astype(np.float32) * lg)
+            fac = _power(tilt[sl], tilt_lg)
             ssd *= fac
             if fs:
                 fine *= fac
@@ -456,9 +487,8 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             _add_local(ssd, fe, p, fw[sl], h[sl], lorentzians if is_lor else gaussians,
                        60.0 if is_lor else 3.0 * float(np.max(fw[sl])))
         if cfg.background:
-            r = t["background_r"][sl, None].astype(np.float32)
-            lg = lfe_c[None, :] - np.log(t["onset_ev"][sl, None]).astype(np.float32)
-            ssd += smooth_exp(np.log(t["background_ratio"][sl, None]).astype(np.float32) - r * lg)
+            r = t["background_r"][sl]  # ratio x (E / onset)^-r, the onset of each spectrum
+            ssd += _power(-r, lfe_rel, np.log(t["background_ratio"][sl]) + r * np.log(t["onset_ev"][sl] / onset_tab))
         ssd[:, :n_taper] *= taper[:n_taper]
         if cfg.background:
             ref = ssd[:, ref_sel].mean(axis=1) if np.any(ref_sel) else np.zeros(m)
@@ -477,7 +507,10 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
         np.clip(rec, 0.0, None, out=rec)
         ref = np.where(ref > 0, ref, np.maximum(rec.max(axis=1), 1e-30))
         scale = t["counts_per_ev"][sl] / ref * de
-        binned = rec[:, below:below + per_chan * nchan].reshape(m, nchan, per_chan).sum(axis=2)
+        stop = below + per_chan * nchan
+        binned = rec[:, below:stop:per_chan].copy()
+        for i in range(1, per_chan):
+            binned += rec[:, below + i:stop:per_chan]
         expected = np.clip(binned * scale[:, None].astype(np.float32), 0.0, None)
         if cfg.noise:
             expected = _noise(expected, noise_rng)
@@ -486,7 +519,6 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             seg = np.searchsorted(bounds, np.arange(nchan), side="right")
             gains = np.cumprod(np.concatenate([np.ones((m, 1)), 1.0 + jumps[sl]], axis=1), axis=1)
             expected = expected * gains[:, seg].astype(np.float32)
-        counts[sl] = expected
         counts[sl] = expected
 
     starts = range(0, n, CHUNK)
@@ -498,6 +530,14 @@ def eels_batch(k=None, chi=None, config: EELSConfig | dict | None = None, seed=N
             run_chunk(a)
     t["channel_width"] = np.full(n, width)
     return axis, counts, t
+
+
+def _power(scale, lg, offset=None):
+    """exp(scale (m,) x lg (N,) + offset (m,)) as float32 (m, N), evaluated in place."""
+    out = np.multiply(np.asarray(scale, np.float32)[:, None], lg[None, :])
+    if offset is not None:
+        out += np.asarray(offset, np.float32)[:, None]
+    return np.exp(out, out=out)
 
 
 def _add_local(out, fe, pos, fwhm, height, profile, reach):
@@ -514,39 +554,78 @@ def _convolve_lowloss(ssd, de, t_lambda, ep, gp, fwhm, beam_energy_kev, collecti
     m, nf = ssd.shape
     # the plasmon distribution is smooth (widths >= ~1 eV): sampled at 2 de over the same span its transform
     # is the same up to half the Nyquist frequency, and negligible beyond
-    half = nf // 4
-    e = 2.0 * de * np.arange(half)  # positive energies of the wrapped grid (index 0: zero loss)
-    theta_e = e / (2.0 * beam_energy_kev * 1e3) * 1e3
+    e_ang, e2, freq, freq2 = _lowloss_grids(nf, float(de), float(beam_energy_kev), float(collection_mrad))
+    ep2 = (ep**2)[:, None].astype(np.float32)
+    g2 = (gp**2)[:, None].astype(np.float32)
+    den = np.subtract(e2, ep2)  # (E^2 - Ep^2)^2 + E^2 g^2
+    np.square(den, out=den)
+    den += e2 * g2
+    single = np.multiply((gp[:, None] * ep2).astype(np.float32), e_ang)
+    single /= den
+    s_f = scipy.fft.rfft(single, n=nf // 2, axis=1)  # the transform up to half the Nyquist frequency
+    tl = t_lambda[:, None].astype(np.float32)
+    s_f *= tl / s_f[:, :1].real
+    sig = (fwhm / 2.3548).astype(np.float32)
+    # exp(t/lambda (S/S(0) - 1)) x the Gaussian of the resolution x the offset phase: exp(re + i im), S = 0
+    # beyond half the Nyquist frequency; from float32 exp, cos, sin (vectorised; complex exp is not)
+    q = s_f.shape[1]
+    re = np.multiply((np.float32(-2.0 * np.pi**2) * sig * sig)[:, None], freq2)
+    re -= tl
+    re[:, :q] += s_f.real
+    im = np.multiply((np.float32(-2.0 * np.pi) * offset.astype(np.float32))[:, None], freq)
+    im[:, :q] += s_f.imag
+    np.exp(re, out=re)
+    fac = np.empty(re.shape, np.complex64)
+    np.multiply(re, np.cos(im), out=fac.real)
+    np.multiply(re, np.sin(im, out=im), out=fac.imag)
+    spec = scipy.fft.rfft(ssd, axis=1)
+    spec *= fac
+    return scipy.fft.irfft(spec, n=nf, axis=1)
+
+
+@lru_cache(maxsize=16)
+def _lowloss_grids(nf, de, beam_energy_kev, collection_mrad):
+    """float32 grids of the low-loss kernel for an N = nf fine grid of step de: E x angular factor and E^2 on
+    the positive energies of the wrapped 2 de grid (N / 4 points, index 0: zero loss), the frequencies of the
+    N-point real transform (1/eV) and their squares."""
+    e = 2.0 * de * np.arange(nf // 4)
+    theta_e = e / (2.0 * beam_energy_kev * 1e3) * 1e3  # characteristic angle, mrad
     with np.errstate(divide="ignore"):
         angular = np.where(e > 0, np.log1p((collection_mrad / np.maximum(theta_e, 1e-12)) ** 2), 0.0)
-    angular = angular.astype(np.float32)
-    e32 = e.astype(np.float32)[None, :]
-    ep2 = (ep**2)[:, None].astype(np.float32)
-    g = gp[:, None].astype(np.float32)
-    e2 = e32 * e32
-    single = (e32 * angular) * (g * ep2) / ((e2 - ep2) ** 2 + e2 * (g * g))
-    s_f = np.zeros((m, nf // 2 + 1), np.complex64)
-    s_f[:, : nf // 4 + 1] = scipy.fft.rfft(single, n=nf // 2, axis=1)
-    tl = t_lambda[:, None].astype(np.float32)
-    freq = scipy.fft.rfftfreq(nf, de).astype(np.float32)
-    sig = (fwhm / 2.3548).astype(np.float32)[:, None]
-    # exp(t/lambda (S/S(0) - 1)) x the Gaussian of the resolution, in one complex exponential
-    s_f *= tl / s_f[:, :1].real
-    re = s_f.real - tl + np.float32(-2.0 * np.pi**2) * (freq[None, :] * sig) ** 2
-    mag = np.exp(re)  # exp(a + ib) from float32 exp, cos, sin (vectorised; complex exp is not)
-    spec = np.empty_like(s_f)
-    phase = s_f.imag - (np.float32(2.0 * np.pi) * freq[None, :]) * offset[:, None].astype(np.float32)
-    spec.real = mag * np.cos(phase)
-    spec.imag = mag * np.sin(phase)
-    spec *= scipy.fft.rfft(ssd, axis=1)
-    return scipy.fft.irfft(spec, n=nf, axis=1)
+    freq = scipy.fft.rfftfreq(nf, de)
+    out = tuple(a.astype(np.float32) for a in (e * angular, e * e, freq, freq * freq))
+    for arr in out:
+        arr.flags.writeable = False
+    return out
 
 
 def _noise(expected, rng):
     """Counts drawn around `expected` (float32): exact Poisson below POISSON_BELOW, rounded normal above."""
-    z = rng.standard_normal(expected.shape, dtype=np.float32)
-    out = np.rint(expected + np.sqrt(expected) * z)
+    out = _normals(rng, expected.shape)
+    out *= np.sqrt(expected)
+    out += expected
+    np.rint(out, out=out)
     small = expected < POISSON_BELOW
     if np.any(small):
         out[small] = rng.poisson(expected[small])
-    return np.clip(out, 0.0, None)
+    return np.clip(out, 0.0, None, out=out)
+
+
+def _normals(rng, shape) -> np.ndarray:
+    """Standard normal float32 numbers by Box-Muller from float32 uniforms (twice as fast as numpy's
+    ziggurat; the tails end at 5.8 sigma, the resolution of the uniforms)."""
+    size = int(np.prod(shape))
+    h = (size + 1) // 2
+    u = rng.random(2 * h, dtype=np.float32)
+    r, a = u[:h], u[h:]
+    np.subtract(np.float32(1.0), r, out=r)  # (0, 1]
+    np.log(r, out=r)
+    r *= np.float32(-2.0)
+    np.sqrt(r, out=r)
+    a *= np.float32(2.0 * np.pi)
+    z = np.empty(2 * h, np.float32)
+    np.cos(a, out=z[:h])
+    np.sin(a, out=z[h:])
+    z[:h] *= r
+    z[h:] *= r
+    return z[:size].reshape(shape)

@@ -276,39 +276,52 @@ class NNModel:
                 "scale": self.scale.tolist(), "gaussian": self.gaussian, "rmse": self.rmse.tolist(),
                 "shells": [{"scatterer": s["scatterer"], "reff": s["reff"], "n": s["n"]} for s in self.shells],
                 "rwin": list(self.rwin), "l2_shift_ev": self.l2_shift_ev, "n_inputs": int(K_INPUT.size + 2),
-                "sha256": _sha256(folder / WEIGHTS)}
+                "sha256": sha256(folder / WEIGHTS)}
         (folder / META).write_text(json.dumps(meta, indent=1))
         return folder
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file (the checksum saved networks carry)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_model(folder) -> NNModel:
-    """A saved model; ModelFileError (an InputError) when files are missing, damaged or tampered with."""
+def read_network(folder, fmt: str, what: str, hint: str, build) -> tuple[dict, object]:
+    """(meta, network in eval mode) of a saved folder whose meta.json has format ``fmt``; ``build(meta)`` makes
+    the empty network the float16 weights load into. ModelFileError (an InputError, one sentence naming
+    ``what`` and ending with ``hint``) when files are missing, damaged or tampered with."""
     import torch
-
-    from .models import ARCHITECTURES
 
     folder = Path(folder)
     try:
         meta = json.loads((folder / META).read_text())
-        if meta.get("format") != "exelfs-nn-1":
-            raise ValueError("not an exelfs network")
-        if _sha256(folder / WEIGHTS) != meta["sha256"]:
-            raise ModelFileError(f"the network in {folder} is damaged: {WEIGHTS} does not match the sha256 in "
-                                 f"{META}; delete the folder and train it again (exelfs train)")
-        cfg = TrainConfig.from_dict(meta["recipe"])
+        if meta.get("format") != fmt:
+            raise ValueError(f"not an {what}")
+        if sha256(folder / WEIGHTS) != meta["sha256"]:
+            raise ModelFileError(f"the {what} in {folder} is damaged: {WEIGHTS} does not match the sha256 in "
+                                 f"{META}; {hint}")
         state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
-        net = ARCHITECTURES[cfg.architecture]["build"](meta["n_inputs"], len(meta["names"]), **cfg.arch)
+        net = build(meta)
         net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except ModelFileError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise ModelFileError(f"{folder} does not hold a readable exelfs network ({type(exc).__name__}: "
-                             f"{str(exc)[:80]}); train one with exelfs train") from None
+        raise ModelFileError(f"{folder} does not hold a readable {what} ({type(exc).__name__}: "
+                             f"{str(exc)[:80]}); {hint}") from None
     net.eval()
+    return meta, net
+
+
+def load_model(folder) -> NNModel:
+    """A saved model; ModelFileError (an InputError) when files are missing, damaged or tampered with."""
+    from .models import ARCHITECTURES
+
+    def build(meta):
+        cfg = TrainConfig.from_dict(meta["recipe"])
+        return ARCHITECTURES[cfg.architecture]["build"](meta["n_inputs"], len(meta["names"]), **cfg.arch)
+
+    meta, net = read_network(folder, "exelfs-nn-1", "exelfs network", "train one again with exelfs train", build)
+    cfg = TrainConfig.from_dict(meta["recipe"])
     keys = ("thresholds", "scores", "held_out", "calibrated_on", "flagged_fraction", "losses", "seconds",
             "paths_signature", "train_seconds")
     return NNModel(net=net, cfg=cfg, names=meta["names"], x_scale=meta["x_scale"],

@@ -28,7 +28,7 @@ from ..simulate.ensembles import FAMILIES, draw_ensembles, ensemble_chi, ensembl
 from ..theory.shells import group_shells
 from .config import Artefacts
 from .data import K_FINE, K_INPUT, add_artefacts, features, on_fine_grid
-from .predict import META, WEIGHTS, ModelFileError, _sha256
+from .predict import META, WEIGHTS, read_network, sha256
 
 FEFF_RMAX = 6.5      # A: FEFF paths the RDF network is trained on (shells past the grid's end included)
 SIGNAL_FRAC = 0.05   # bins where the truth exceeds this fraction of its maximum count as 'with signal'
@@ -189,35 +189,22 @@ class RDFModel:
         meta = {**self.meta, "format": FORMAT, "exelfs_version": __version__, "recipe": self.cfg.to_dict(),
                 "kinds": self.kinds, "x_scale": self.x_scale, "y_mean": self.y_mean.tolist(),
                 "y_std": self.y_std.tolist(), "scale": self.scale.tolist(), "band": self.band.tolist(),
-                "rwin": list(self.rwin), "n_inputs": int(K_INPUT.size + 2), "sha256": _sha256(folder / WEIGHTS)}
+                "rwin": list(self.rwin), "n_inputs": int(K_INPUT.size + 2), "sha256": sha256(folder / WEIGHTS)}
         (folder / META).write_text(json.dumps(meta, indent=1))
         return folder
 
 
 def load_rdf_model(folder) -> RDFModel:
     """A saved RDF model; ModelFileError (an InputError) when files are missing, damaged or tampered with."""
-    import torch
-
     from .models import ARCHITECTURES
 
-    folder = Path(folder)
-    try:
-        meta = json.loads((folder / META).read_text())
-        if meta.get("format") != FORMAT:
-            raise ValueError("not an exelfs RDF network")
-        if _sha256(folder / WEIGHTS) != meta["sha256"]:
-            raise ModelFileError(f"the RDF network in {folder} is damaged: {WEIGHTS} does not match the sha256 in "
-                                 f"{META}; delete the folder and it is trained again")
+    def build(meta):
         cfg = RDFConfig(**meta["recipe"])
-        state = torch.load(folder / WEIGHTS, map_location="cpu", weights_only=True)
-        net = ARCHITECTURES["ensemble_mlp"]["build"](meta["n_inputs"], len(meta["kinds"]) * cfg.r.size, **cfg.arch)
-        net.load_state_dict({k: v.float() for k, v in state.items()})
-    except ModelFileError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise ModelFileError(f"{folder} does not hold a readable exelfs RDF network ({type(exc).__name__}: "
-                             f"{str(exc)[:80]})") from None
-    net.eval()
+        return ARCHITECTURES["ensemble_mlp"]["build"](meta["n_inputs"], len(meta["kinds"]) * cfg.r.size, **cfg.arch)
+
+    meta, net = read_network(folder, FORMAT, "exelfs RDF network", "delete the folder and it is trained again",
+                             build)
+    cfg = RDFConfig(**meta["recipe"])
     keep = ("scores", "seconds", "paths_signature", "held_out")
     return RDFModel(net=net, cfg=cfg, kinds=meta["kinds"], x_scale=meta["x_scale"],
                     y_mean=np.array(meta["y_mean"], np.float32), y_std=np.array(meta["y_std"], np.float32),

@@ -1,6 +1,6 @@
 """Networks trained on chi(k) against networks trained through the EELS chain (issue #10), per edge.
 
-Modes (same design, ensemble_mlp, windowed input unless direct):
+Modes (same design, ensemble_mlp unless --architecture, windowed input unless direct):
 - chi:    today's chi-level training (the default recipe: shipped, cached or trained on demand);
 - chain:  EELS spectra from the batched forward model read back by the batched extraction (source 'eels');
 - direct: the same spectra, the network reading the power-law-subtracted edge signal itself.
@@ -12,7 +12,7 @@ spectra of that edge (pipeline nn method, E0 and k range from the pipeline's ext
 MANIFEST reference; then the median |dR1| per mode over the spectra measured.
 
 Usage: nice python benchmarks/nn_modes.py [--samples 30000] [--save DIR] [--load DIR] [--modes chi,chain,direct]
-[NiO:O_K MgO:O_K ...] (needs ../shared/data/real; --save writes every trained network to DIR/<model name>,
+[--architecture seed_cnn --batch 256] [NiO:O_K MgO:O_K ...] (needs ../shared/data/real; --save writes every trained network to DIR/<model name>,
 --load uses those instead of training).
 """
 
@@ -78,6 +78,8 @@ def main() -> int:
     ap.add_argument("--test", type=int, default=3000, help="chain test spectra per edge (every mode reads the same)")
     ap.add_argument("--save", default=None)
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--architecture", default="ensemble_mlp", help="a design of exelfs.nn.ARCHITECTURES, for every mode")
     ap.add_argument("--load", default=None, help="a folder of networks saved by --save: used instead of training")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -85,6 +87,7 @@ def main() -> int:
     from exelfs.nn import default_config, get_model, load_model, model_name, train
     from exelfs.theory import feff_paths
 
+    print(f"design: {args.architecture}\n")
     print("| edge | structure | mode | train s | R1 MAE (A) | cov 1s | cov 2s | chain-test R1 MAE | chain-test cov 1s "
           "| real file | ref R1 | R1 | r_err | dR1 | answered | ood |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
@@ -95,12 +98,13 @@ def main() -> int:
         paths = feff_paths(structure, element, shell, rmax=5.0)
         for mode in args.modes.split(","):
             t0 = time.perf_counter()
-            if mode == "chi":
+            budget = {k: v for k, v in (("epochs", args.epochs), ("batch", args.batch)) if v is not None}
+            if mode == "chi" and args.architecture == "ensemble_mlp":
                 cfg = default_config(structure, edge, "eels", source="chi", input_mode="windowed")
                 model, _ = get_model(paths, cfg, progress=False)
             else:
-                extra = {} if args.epochs is None else {"epochs": args.epochs}
-                cfg = default_config(structure, edge, "eels", samples=args.samples, **MODES[mode], **extra)
+                cfg = default_config(structure, edge, "eels", samples=args.samples, architecture=args.architecture,
+                                     **{"source": "chi", **MODES[mode]}, **budget)
                 folder = Path(args.load or "-") / model_name(cfg, paths)
                 if args.load and folder.is_dir():
                     model = load_model(folder)

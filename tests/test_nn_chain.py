@@ -36,7 +36,9 @@ def test_chain_set_shapes_and_seeding(mgo_paths):
 
 def test_config_switch_is_checked():
     with pytest.raises(InputError, match="direct"):
-        default_config("MgO", "O_K", "eels", input_mode="direct")
+        default_config("MgO", "O_K", "eels", source="chi", input_mode="direct")
+    assert default_config("MgO", "O_K", "eels").source == "eels"  # EELS networks learn through the chain
+    assert default_config("Cu", "Cu_K", "xas").source == "chi"
     with pytest.raises(InputError, match="kind"):
         default_config("Cu", "Cu_K", "xas", source="eels")
     # the default recipe's name does not change with the new key

@@ -1,7 +1,9 @@
 """The unseen-spectrum flag and the posterior-predictive check: it fires on chi(k) the model cannot make
 (another structure, an unmodelled shell), stays quiet on held-out synthetic spectra, and a flagged spectrum
-goes to undetermined_shells. The shipped NiO O K network, whose threshold predict recomputes (it was saved
-before the check existed)."""
+goes to undetermined_shells. The chi-level NiO O K network (source 'chi', trained on demand: ~40 s), its
+threshold recomputed as predict does for models saved before the check existed. The default EELS networks,
+trained through the chain, set far higher thresholds from the chain's own synthetic misfits, and their check
+does not flag these cases: see benchmarks/nn_ppc.py and the README."""
 
 import numpy as np
 import pytest
@@ -27,9 +29,9 @@ def nominal(paths, n, shift=0.0, seed=0):
 @pytest.fixture(scope="module")
 def nio():
     paths = feff_paths("NiO", "O", "K", rmax=5.0)
-    model, _ = get_model(paths, default_config("NiO", "O_K", "eels"), progress=False)
+    model, _ = get_model(paths, default_config("NiO", "O_K", "eels", source="chi"), progress=False)
     model.meta["thresholds"].pop("ppc", None)
-    threshold = model.ppc_threshold(paths)  # a shipped model: from its own held-out synthetic spectra
+    threshold = model.ppc_threshold(paths)  # from its own held-out synthetic spectra
     assert 2.0 < threshold < 40.0
     return model, paths
 

@@ -128,6 +128,28 @@ def align_peaks(ll_energy: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return irfft(rfft(rows, axis=1) * phase, n=rows.shape[1], axis=1)
 
 
+def fade_energy(energy: np.ndarray, mu: np.ndarray, background, e0, e_end) -> np.ndarray:
+    """(n,) energy (eV) where each row of the power-law-subtracted edge signal ``mu`` ((n, channels) or
+    (channels,)) fades into the uncertainty of the extrapolated ``background`` (counts, same shape or one
+    row): smoothed over 10 eV, below 10 % of its level at E0 + 20-80 eV (its maximum where the data hold no
+    such window) or below 5 % of the background, past E0 + 50 eV and before ``e_end`` (eV); e_end where it
+    does not. E0, e_end: one per row or one for all. The pipeline's rule for the end of the extended range."""
+    from scipy.ndimage import gaussian_filter1d
+
+    energy = np.asarray(energy, float)
+    mu = np.atleast_2d(mu)
+    de = float(np.median(np.diff(energy)))
+    smooth = gaussian_filter1d(mu, max(10.0 / de, 1.0), axis=1, mode="nearest")
+    rel = energy[None, :] - np.reshape(np.asarray(e0, float), (-1, 1))
+    near = (rel >= 20) & (rel <= 80)
+    level = np.array([np.median(row[m]) if m.any() else row.max()
+                      for row, m in zip(smooth, np.broadcast_to(near, smooth.shape))])
+    e_end = np.broadcast_to(np.asarray(e_end, float), (mu.shape[0],))
+    faded = ((rel > 50) & (energy[None, :] < e_end[:, None])
+             & ((smooth < 0.1 * level[:, None]) | (smooth < 0.05 * np.atleast_2d(background))))
+    return np.where(faded.any(axis=1), energy[np.argmax(faded, axis=1)], e_end)
+
+
 def k_grid(e0: float, e_end: float) -> np.ndarray:
     """Larch's uniform k grid 0, 0.05, ... up to sqrt(ETOK (e_end - e0)) (1/A)."""
     kmax = np.sqrt(ETOK * (e_end - e0))

@@ -23,6 +23,7 @@ from ..edges.tables import SPIN_ORBIT, all_edges, edge_entry, parse_edge
 from ..errors import InputError
 from ..quiet import quiet
 from ..spectrum import Spectrum
+from . import batch
 from .background import PreEdgeFit, fit_pre_edge, log_rises, rising_points
 from .fourier import fourier_transform
 
@@ -519,13 +520,9 @@ def _extract_eels(spectrum, element, shell, name, lowloss, e0_user, kweight, rbk
     if found is not None and found[0] - margin < e_end:
         e_end, limit = found[0] - margin, found[1]
     # where the edge signal fades into the uncertainty of the extrapolated background
-    smooth = gaussian_filter1d(mu, max(10.0 / de, 1.0), mode="nearest")
-    near_edge = (energy >= e0 + 20) & (energy <= e0 + 80)
-    level = float(np.median(smooth[near_edge])) if near_edge.any() else float(smooth.max())
-    faded = np.nonzero((energy > e0 + 50) & (energy < e_end)
-                       & ((smooth < 0.1 * level) | (smooth < 0.05 * fit.background)))[0]
-    if faded.size:
-        e_end, limit = float(energy[faded[0]]), "the edge signal fading below 10 % of its near-edge level"
+    faded = float(batch.fade_energy(energy, mu, fit.background, e0, e_end)[0])
+    if faded < e_end:
+        e_end, limit = faded, "the edge signal fading below 10 % of its near-edge level"
     if e_end - e0 < MIN_EXTENDED_EV:
         raise InputError(f"only {max(e_end - e0, 0):.0f} eV of usable data past the {name} edge at "
                          f"{e0:.0f} eV (range ends at {limit}); EXELFS needs at least "

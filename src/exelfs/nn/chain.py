@@ -32,7 +32,7 @@ from ..simulate.batch import eels_batch, training_config
 from ..theory.shells import group_shells
 from ..units import ETOK
 from .config import TrainConfig
-from .data import DK, K_FINE, K_INPUT, KSTEP, clean_chi, draw, features, model_shells, noise_level, r_window, targets
+from .data import K_FINE, K_INPUT, KSTEP, _kwindow, clean_chi, draw, features, model_shells, noise_level, r_window, targets
 
 CHUNK = 2048                 # spectra per forward-model call (one channel width each)
 CHANNEL_WIDTH = (0.25, 2.0)  # eV, log-uniform per chunk (the real shared spectra: 0.25-2 eV/channel)
@@ -92,22 +92,6 @@ def _spline(n_k: int, rbkg: float) -> np.ndarray:
     return batch.spline_operator(k, AUTOBK_KMIN, float(k[-1]), rbkg, 2)
 
 
-def faded_at(energy, mu, background, e0) -> np.ndarray:
-    """(n,) energy (eV) where each row's edge signal fades, the pipeline's rule (exelfs.extract.chi): the
-    signal smoothed over 10 eV below 10 % of its level at E0 + 20-80 eV or below 5 % of the background,
-    past E0 + 50 eV; the end of the data where it never does."""
-    from scipy.ndimage import gaussian_filter1d
-
-    de = float(energy[1] - energy[0])
-    smooth = gaussian_filter1d(np.asarray(mu, np.float32), max(10.0 / de, 1.0), axis=1, mode="nearest")
-    rel = energy[None, :] - np.asarray(e0)[:, None]
-    near = (rel >= 20) & (rel <= 80)
-    level = np.nanmedian(np.where(near, smooth, np.nan), axis=1)
-    faded = (rel > 50) & ((smooth < 0.1 * level[:, None]) | (smooth < 0.05 * background))
-    first = np.argmax(faded, axis=1)
-    return np.where(faded.any(axis=1), energy[first], energy[-1])
-
-
 def extract(energy, mu, e0, kend, rbkg: float, kmin=AUTOBK_KMIN) -> tuple[np.ndarray, np.ndarray]:
     """((n, len(K_FINE)) chi(k), (n,) usable) of power-law-subtracted rows ``mu`` with per-row E0 (eV) and
     end of range kend (1/A; the spline runs to it, chi is 0 beyond), by the maps' batched extraction.
@@ -151,13 +135,10 @@ def direct_input(energy, mu, e0, kmin, kmax) -> np.ndarray:
     post = (energy - ref >= STEP_WINDOW[0]) & (energy - ref <= STEP_WINDOW[1])
     step = np.median(aligned[:, post], axis=1) if post.any() else np.ones(n)
     step = np.where(step > 0, step, np.maximum(np.abs(j).max(axis=1), 1e-30))
-    lo, hi = kmin[:, None], kmax[:, None]
     k = K_INPUT[None, :]
-    up = np.clip((k - lo + DK / 2) / DK, 0, 1)
-    down = np.clip((hi + DK / 2 - k) / DK, 0, 1)
     # beyond the recorded data (or an edge that ends the range) the taper is 0 anyway
     reach = np.sqrt(ETOK * np.clip(energy[-1] - e0, 0, None))[:, None]
-    win = np.sin(np.pi / 2 * up) ** 2 * np.sin(np.pi / 2 * down) ** 2 * (k <= reach)
+    win = _kwindow(kmin, kmax, K_INPUT) * (k <= reach)
     x = np.empty((n, K_INPUT.size + 2), np.float32)
     x[:, :-2] = j / step[:, None] * k ** DIRECT_KWEIGHT * win
     x[:, -2] = (kmin - 1.5) / 2.0
@@ -210,7 +191,7 @@ def _chain_set(paths, cfg: TrainConfig, n: int, rng, mode: str) -> dict:
         mu = counts - batch.power_law(energy, log_a, r, dtype=np.float32)
         e0 = estimate_e0(energy, mu, cfg.edge)
         e0_found[sl], offset[sl] = e0, truth["calibration_offset"] + truth["edge_shift"]
-        kfade = np.sqrt(ETOK * np.clip(faded_at(energy, mu, counts - mu, e0) - e0, 0.0, None))
+        kfade = np.sqrt(ETOK * np.clip(batch.fade_energy(energy, mu, counts - mu, e0, energy[-1]) - e0, 0.0, None))
         p["kmax"][sl] = np.minimum(p["kmax"][sl], kfade)
         kend = np.minimum(p["kmax"][sl] + 0.3, np.sqrt(ETOK * (energy[-1] - e0)) - 0.1)
         chi[sl], usable[sl] = extract(energy, mu, e0, kend, rbkg, p["kmin"][sl])

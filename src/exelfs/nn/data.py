@@ -43,9 +43,10 @@ def r_window(shells: list[dict]) -> tuple[float, float]:
     return max(0.7, 0.6 * r1), rl + 0.35
 
 
-def _kwindow(kmin, kmax) -> np.ndarray:
-    """(B, len(K_FINE)) Hanning windows (Larch's 'hanning', dk = DK) over per-row [kmin, kmax]."""
-    k = K_FINE[None, :]
+def _kwindow(kmin, kmax, k=K_FINE) -> np.ndarray:
+    """(B, len(k)) Hanning windows (Larch's 'hanning', dk = DK) over per-row [kmin, kmax] (1/A), on the
+    grid k (1/A; default K_FINE)."""
+    k = np.asarray(k, float)[None, :]
     lo, hi = np.asarray(kmin, float)[:, None], np.asarray(kmax, float)[:, None]
     up = np.clip((k - lo + DK / 2) / DK, 0, 1)
     down = np.clip((hi + DK / 2 - k) / DK, 0, 1)

@@ -230,19 +230,19 @@ class NNModel:
             out["correlation"] = np.stack([np.corrcoef(post[:, i].T) for i in range(post.shape[1])])
         return out
 
-    def curves(self, paths, k, chi, k_range, kweight: int = 2, answer=None) -> dict:
+    def curves(self, paths, k, chi, k_range, answer, kweight: int = 2) -> dict:
         """The forward model at the network's answer beside one spectrum's chi (k 1/A, unweighted), on
         the keys of the fit's curves: "k" (the fine grid), "chi", "chi_model", "kwin", "r" (A), "chir",
         "chir_model" (complex chi(R) of k^kweight chi, Larch's normalisation), "rwin"; and what the network
         reads, k^2 chi Fourier-filtered to its R window on its k grid: "filtered_k", "filtered_chi",
-        "filtered_chi_model". ``answer``: the network's values (1, T) in the order of ``self.names``, when
-        already known (a direct-mode network must be given them: it does not read chi)."""
+        "filtered_chi_model". ``answer``: the network's values (1, T) in the order of ``self.names`` (from
+        :meth:`batch`; a direct-mode network does not read chi, so they cannot come from it here)."""
         from .data import K_FINE, KSTEP, NFFT, _kwindow, _rmask
 
         kmin, kmax = self.k_range_used(k_range)
         fine = on_fine_grid(k, chi)[:1]
-        x, xw = features(fine, kmin, kmax, self.rwin, "windowed" if answer is not None else self.cfg.input_mode)
-        p = self._params(self.moments(x)[0] if answer is None else np.atleast_2d(answer), paths)
+        _, xw = features(fine, kmin, kmax, self.rwin, "windowed")
+        p = self._params(np.atleast_2d(answer), paths)
         if p is None:
             return {}
         model = clean_chi(paths, group_shells(paths), p, self.l2_shift_ev)

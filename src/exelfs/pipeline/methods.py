@@ -186,7 +186,7 @@ def nn_method(plan, data: ChiInput) -> MethodOutput:
         warnings.append(f"the network has not seen spectra like this one: {out['ood_reason'][0]}")
     stats["posterior"] = _posterior_summary(out, model.names, model.cfg.architecture)
     answer = np.array([[out[n][0] for n in model.names]])
-    curves = {**model.curves(plan.paths, data.k, data.chi, data.k_range, data.kweight, answer=answer),
+    curves = {**model.curves(plan.paths, data.k, data.chi, data.k_range, answer, data.kweight),
               "posterior_samples": out["posterior_samples"][:, 0], "posterior_names": list(model.names)}
     return MethodOutput(shells=_nn_shells(out), warnings=warnings, stats=stats, curves=curves,
                         model={"paths": [], "network": model.meta.get("scores")})

@@ -68,3 +68,35 @@ def test_real_cu_foil_einstein_temperature(real_dir, capsys):
     assert 5 < series["theta_err"] < 60
     assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--series", "temperature=10,50"]) == 2
     assert "one temperature per spectrum" in capsys.readouterr().err
+
+
+def test_correlated_errors_make_the_fit_generalised(cu_path):
+    # a common offset of 0.0008 A^2 on every point (an error the spectra share) goes into sigma2_static
+    # under the correlated covariance; theta stays right and its error reflects the small independent part
+    t = np.array([10.0, 50.0, 150.0])
+    s2 = 0.0005 + sigma2_thermal("einstein", t, CU_THETA_E, cu_path) + 0.0008
+    sd, rho = 6e-4, 0.85
+    cov = sd ** 2 * (rho + (1 - rho) * np.eye(3))
+    joint = fit_sigma2_series(t, s2, np.full(3, sd), cu_path, covariance=cov)
+    alone = fit_sigma2_series(t, s2, np.full(3, sd), cu_path)
+    assert joint["theta_k"] == pytest.approx(CU_THETA_E, abs=2)
+    assert joint["sigma2_static"] == pytest.approx(0.0013, abs=1e-4)
+    assert joint["theta_err"] < 0.5 * alone["theta_err"]
+    assert "generalised" in joint["err_from"]
+    with pytest.raises(InputError, match="positive definite"):
+        fit_sigma2_series(t, s2, np.full(3, sd), cu_path, covariance=np.ones((3, 3)))
+
+
+def test_real_cu_foil_series_by_the_network(real_dir, capsys):
+    # the network's posteriors are combined through their joint error over the series (exelfs.nn.series):
+    # 10 K and 50 K spectra err alike, so sigma2 differences are known better than sigma2 itself
+    prj = real_dir / "xas_Cu_K_foil_10-50-150K_athena.prj"
+    assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--method", "nn", "--series",
+                 "temperature=10,50,150", "--json"]) == 0
+    series = json.loads(capsys.readouterr().out.splitlines()[-1])["series"]
+    assert series["method"] == "nn"
+    corr = np.array(series["error_correlation"])
+    assert np.all(corr[np.triu_indices(3, 1)] > 0.5)
+    assert abs(series["theta_k"] - CU_THETA_E) <= 2 * series["theta_err"]
+    assert 3 < series["theta_err"] < 30
+    assert all(e < p for e, p in zip(series["sigma2_err"], series["sigma2_posterior_sd"]))

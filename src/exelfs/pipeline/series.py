@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
+
 from ..errors import InputError
 from ..fit.series import fit_sigma2_series
 from ..theory.shells import group_shells
@@ -43,6 +45,15 @@ def _series_sigma2(result) -> tuple[float, float] | None:
     return float(shell["sigma2"]), err
 
 
+def _nn_joint_error(plan, results) -> dict:
+    """The network's joint error over the series (exelfs.nn.series), from each spectrum's posterior samples."""
+    from ..nn.series import series_error
+
+    a = results[0].arrays
+    return series_error(plan.__dict__["_nn_model"], plan.paths, a["k"], [r.arrays["chi"] for r in results],
+                        results[0].k_range, [r.arrays["posterior_samples"] for r in results])
+
+
 def analyze_series(spectra, temperatures, edge=None, structure=None, lowloss=None, method: str = "fit",
                    model: str = "einstein", **controls):
     """Analyse ``spectra`` (one per temperature, K) under one plan and fit sigma2(T) of the first shell.
@@ -74,8 +85,17 @@ def analyze_series(spectra, temperatures, edge=None, structure=None, lowloss=Non
         raise InputError(f"no first-shell sigma2 for {', '.join(map(str, missing))} (undetermined): the "
                          "series cannot be fitted")
     path = group_shells(plan.paths)[0]["paths"][0]
-    series = fit_sigma2_series(temperatures, [p[0] for p in points], [p[1] for p in points], path, model=model)
+    joint = _nn_joint_error(plan, results) if method == "nn" else None
+    series = fit_sigma2_series(temperatures, [p[0] for p in points], [p[1] for p in points], path, model=model,
+                               covariance=None if joint is None else joint["covariance"])
     series["method"] = method
+    if joint is not None:
+        series["sigma2_err_from"] = joint["from"]
+        series["error_correlation"] = np.round(joint["correlation"], 3).tolist()
+        series["network_bias"] = np.round(joint["bias"], 6).tolist()
+        series["sigma2_err"] = np.round(np.sqrt(np.diag(joint["covariance"])), 6).tolist()
+        series["sigma2_posterior_sd"] = [p[1] for p in points]
+        return results, series
     series["shell"] = results[0].shells[0]["scatterer"]
     series["sigma2_err_from"] = ("each spectrum's first-shell sigma2 error without its FEFF-amplitude part, "
                                  "common to all temperatures and absorbed by sigma2_static")

@@ -8,7 +8,9 @@ int |g_pred - g_true| dr over 1-6 A, summed over kinds, and relative to the atom
 the first kind median |peak position error| (A) and |area error| (relative), and the band's coverage
 (within 1 sigma, and within the band lo-hi meant to hold 95.4 %) over bins with signal.
 Real: the shared spectra (Cu, Ni, Fe foils X-ray; MgO and NiO O K EELS) through analyze(method='nn',
-rdf=True): first peak position vs the MANIFEST r, area vs n.
+rdf=True): first peak position vs the MANIFEST r, area vs n, and the unseen-spectrum flag (its
+statistics 'spread' and 'recon' against their thresholds). Mismatched: each real spectrum's chi(k) fed to
+a network of another material (the flag should fire).
 
 Usage: python benchmarks/rdf_accuracy.py [synthetic] [real]   (real needs ../shared/data/real)
 """
@@ -32,6 +34,8 @@ REAL_CASES = [("xas_Cu_K_foil_rt_2016.xdi", "Cu_K"), ("xas_Cu_K_foil_10K.xdi", "
               ("xas_Ni_K_foil_rt.xdi", "Ni_K"),
               ("xas_Fe_K_foil_rt_2016.xdi", "Fe_K"), ("eels_MgO_MgK_OK_atlas.msa", "O_K"),
               ("eels_NiO_NiL_OK_atlas.msa", "O_K")]
+MISMATCH = {"xas_Fe_K_foil_rt_2016.xdi": ("Cu", "Cu", "K", "xas"), "xas_Cu_K_foil_rt_2016.xdi": ("Fe", "Fe", "K", "xas"),
+            "eels_NiO_NiL_OK_atlas.msa": ("Cu", "Cu", "K", "xas"), "eels_MgO_MgK_OK_atlas.msa": ("NiO", "O", "K", "eels")}
 N_HELD = 300
 N_SNAP = 40
 SHELLS_SHOWN = 3
@@ -98,9 +102,11 @@ def real():
     from exelfs.pipeline import analyze
 
     manifest = {m["file"]: m for m in json.loads((REAL / "MANIFEST.json").read_text())["spectra"]}
+    chis = {}
     print("\n## Real spectra: first RDF peak of the first shell's kind vs MANIFEST\n")
-    print("| file | edge | kind | k range | peak r (A) | ref r | dr | area (N) | ref n | dA/n | band at peak | s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| file | edge | kind | k range | peak r (A) | ref r | dr | area (N) | ref n | dA/n | band at peak | unseen | "
+          "spread / thr | recon / thr | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, edge in REAL_CASES:
         entry = manifest[name]
         ref = entry["shells"][edge][0]
@@ -117,7 +123,33 @@ def real():
         band = f"{rdf['lo'][ref['scatterer']][i]:.0f}-{rdf['hi'][ref['scatterer']][i]:.0f}"
         print(f"| {name} | {edge} | {ref['scatterer']} | {rdf['k_range'][0]:.1f}-{rdf['k_range'][1]:.1f} | "
               f"{pk['r']:.3f} | {ref['r']:.3f} | {pk['r'] - ref['r']:+.3f} | {pk['n']:.1f} | {ref['n']} | "
-              f"{pk['n'] / ref['n'] - 1:+.2f} | {band} | {time.perf_counter() - t0:.0f} |")
+              f"{pk['n'] / ref['n'] - 1:+.2f} | {band} | {_flag_cells(rdf)} | {time.perf_counter() - t0:.0f} |")
+        chis[name] = res
+    return chis
+
+
+def _flag_cells(rdf) -> str:
+    c = rdf["checks"]
+    return (f"{'yes' if rdf['unseen'] else 'no'} | {c['spread']['statistic']:.2f} / {c['spread']['threshold']:.2f} | "
+            f"{c['recon']['statistic']:.1f} / {c['recon']['threshold']:.1f}")
+
+
+def mismatched(results):
+    """Each real spectrum's chi(k) read by the RDF network of another material (MISMATCH): the flag's verdict."""
+    from exelfs.nn.rdf import FEFF_RMAX, default_rdf_config, get_rdf_model
+    from exelfs.theory import feff_paths
+
+    print("\n## Real chi(k) fed to the network of another material\n")
+    print("| file | network | unseen | spread / thr | recon / thr |")
+    print("|---|---|---|---|---|")
+    for name, (spec, el, edge, kind) in MISMATCH.items():
+        res = results.get(name)
+        if res is None:
+            continue
+        paths = feff_paths(spec, el, edge, rmax=FEFF_RMAX)
+        model, _ = get_rdf_model(paths, default_rdf_config(spec, f"{el}_{edge}", kind))
+        rdf = model.predict(paths, res.arrays["k"], res.arrays["chi"], res.rdf["k_range"])
+        print(f"| {name} | {spec} {el}_{edge} ({kind}) | {_flag_cells(rdf)} |")
 
 
 def main(argv=None):
@@ -131,7 +163,7 @@ def main(argv=None):
         if not (REAL / "MANIFEST.json").is_file():
             print(f"real spectra not found at {REAL}", file=sys.stderr)
             return 1
-        real()
+        mismatched(real())
     return 0
 
 

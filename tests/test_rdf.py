@@ -61,7 +61,8 @@ def test_tiny_network_puts_the_first_peak_at_the_true_distance(tiny, cu_paths):
     dr = 0.02
     chi = chi_from_paths(cu_paths, k, shell_to_path_params(cu_paths, {"s02": 0.9, "deltar": np.full(len(shells), dr),
                                                                       "sigma2": np.full(len(shells), 0.006)}, shells))
-    out = model.predict(k, chi, (3.0, 13.0))
+    out = model.predict(cu_paths, k, chi, (3.0, 13.0))
+    assert out["unseen"] is False and out["unseen_reason"] is None
     assert set(out) >= {"r", "g", "lo", "hi"} and list(out["g"]) == ["Cu"]
     first = nn_rdf.peaks(out["r"], out["g"]["Cu"], nn_rdf.shell_windows(cu_paths, "Cu")[:1])[0]
     assert abs(first["r"] - (shells[0]["reff"] + dr)) < 0.04  # tolerance of the tiny network
@@ -87,6 +88,8 @@ def test_analyze_rdf_json_contract(tiny, tmp_path, capsys):
     assert set(rdf) >= {"r", "g", "lo", "hi"} and set(rdf["g"]) == set(rdf["lo"]) == set(rdf["hi"]) == {"Cu"}
     assert len(rdf["g"]["Cu"]) == len(rdf["r"]) and rdf["r"][0] == 1.0 and rdf["r"][-1] == 6.0
     assert not any("trained one on demand" in w for w in j["warnings"])  # the fixture's cached network
+    assert rdf["unseen"] is False and set(rdf["checks"]) == {"spread", "recon"}
+    assert rdf["checks"]["recon"]["statistic"] < rdf["checks"]["recon"]["threshold"]
     assert (tmp_path / "rep" / "rdf.png").stat().st_size > 5000
 
 
@@ -97,3 +100,32 @@ def test_damaged_rdf_model_is_refused(tiny, tmp_path):
     (folder / "weights.pt").write_bytes((folder / "weights.pt").read_bytes()[:-10] + b"0123456789")
     with pytest.raises(InputError, match="damaged"):
         nn_rdf.load_rdf_model(folder)
+
+
+def test_unseen_flag_passes_held_out_spectra_and_flags_foreign_ones(tiny, cu_paths):
+    model, _ = tiny
+    t = model.meta["thresholds"]
+    assert t["spread"] > 0 and t["recon"] > 1 and model.meta["flagged_fraction"] < 0.03
+    held = nn_rdf.make_rdf_set(cu_paths, model.cfg, 100, np.random.default_rng(77))
+    stats = model.flag_statistics(cu_paths, held["x"], held["xw"], held["noise"], held["p"]["kmin"],
+                                  held["p"]["kmax"])
+    assert np.mean([model.ood_reason(stats, i) is not None for i in range(100)]) < 0.05
+    k = np.arange(0, 15, 0.05)
+    sine = model.predict(cu_paths, k, 0.3 * np.sin(2 * 1.7 * k) / np.maximum(k, 1), (3.0, 13.0))
+    assert sine["unseen"] and "does not explain" in sine["unseen_reason"]
+    assert sine["checks"]["recon"]["statistic"] > 1.3 * sine["checks"]["recon"]["threshold"]
+    assert "empty" in model.predict(cu_paths, k, np.zeros_like(k), (3.0, 13.0))["unseen_reason"]
+    assert "outside the trained" in model.predict(cu_paths, k, np.sin(k), (3.0, 5.0))["unseen_reason"]
+
+
+def test_unseen_rdf_figure_is_marked(tiny, cu_paths):
+    from exelfs.pipeline.rdf_figure import draw_rdf
+    import matplotlib.pyplot as plt
+
+    model, _ = tiny
+    k = np.arange(0, 15, 0.05)
+    rdf = model.predict(cu_paths, k, 0.3 * np.sin(2 * 1.7 * k) / np.maximum(k, 1), (3.0, 13.0))
+    fig, ax = plt.subplots()
+    draw_rdf(ax, rdf)
+    assert ax.get_title().startswith("UNRELIABLE") and any("UNSEEN" in t.get_text() for t in ax.texts)
+    plt.close(fig)

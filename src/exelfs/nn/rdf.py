@@ -10,6 +10,14 @@ Gaussian heads (exelfs.nn.models 'ensemble_mlp', one output per kind and r bin);
 scaled so that over held-out bins with signal 68.3 % of the truth lie within 1 sigma, and the band
 (lo, hi) is mean -+ the multiple of that sigma that holds 95.4 % (the errors' tails are heavier than a
 Gaussian's, so that multiple is above 2).
+The unseen-spectrum flag (``flag_statistics``, ``ood_reason``): the members disagree beyond what held-out
+synthetic spectra showed ('spread': rms over the bins with signal of the spread of the member means over
+the members' own sigma), or the predicted n_B(r) does not explain the data ('recon': chi(k) rebuilt from
+n_B(r) with each kind's FEFF amplitude and phase of its nearest shell, best S0^2 within the prior and E0
+on a grid over the prior (a network that claims atoms the data do not show fails it too), the
+windowed, Fourier-filtered residual over the filtered noise plus exelfs.nn.check.THEORY_FLOOR of the signal,
+as the shell networks' posterior-predictive check); thresholds at exelfs.nn.train.OOD_QUANTILE of
+held-out synthetic spectra. Also flagged: empty data and a k range outside the trained one.
 Trained on demand and cached (exelfs.cache kind 'rdf'). Units: r A, n_B(r) 1/A, k 1/A, E0 eV.
 """
 
@@ -27,13 +35,15 @@ from ..errors import InputError
 from ..simulate.ensembles import FAMILIES, draw_ensembles, ensemble_chi, ensemble_rdf, kinds_of
 from ..theory.shells import group_shells
 from .config import Artefacts
-from .data import K_FINE, K_INPUT, add_artefacts, features, on_fine_grid
+from .check import THEORY_FLOOR, filtered_noise_var
+from .data import K_FINE, K_INPUT, add_artefacts, features, noise_level, on_fine_grid
 from .predict import META, WEIGHTS, read_network, sha256
 
 FEFF_RMAX = 6.5      # A: FEFF paths the RDF network is trained on (shells past the grid's end included)
 SIGNAL_FRAC = 0.05   # bins where the truth exceeds this fraction of its maximum count as 'with signal'
-FORMAT = "exelfs-rdf-2"  # of the saved files; part of the cache name, so a new format never meets an old entry
+FORMAT = "exelfs-rdf-3"  # of the saved files; part of the cache name, so a new format never meets an old entry
 BAND_LEVEL = 0.954   # lo/hi: the calibrated central band holding this fraction of held-out truths
+E0_STEP = 2.0        # eV: grid of E0 over the prior on which the reconstruction check takes its best E0
 
 
 @dataclass
@@ -104,16 +114,18 @@ def r_window(shells) -> tuple:
 
 
 def make_rdf_set(paths, cfg: RDFConfig, n: int, rng, families=None) -> dict:
-    """n samples: inputs 'x' (n, len(K_INPUT) + 2), targets 'g' (n, K, len(r)), the ensembles 'ens' and
-    nuisances 'p'; ``families`` overrides the config's (e.g. one family for a benchmark)."""
+    """n samples: inputs 'x' (n, len(K_INPUT) + 2), windowed k^2 chi 'xw' (n, len(K_INPUT)), its noise
+    estimate 'noise' (n,), targets 'g' (n, K, len(r)), the ensembles 'ens' and nuisances 'p';
+    ``families`` overrides the config's (e.g. one family for a benchmark)."""
     shells = group_shells(paths)
     ens = draw_ensembles(shells, n, rng, families=families or cfg.families, lattice=cfg.lattice,
                          mixed_fraction=cfg.mixed_fraction)
     p = _nuisances(cfg, n, rng)
     chi = ensemble_chi(paths, shells, ens, K_FINE, p["s02"], p["e0"], cfg.l2_shift_ev, p["l2w"])
     chi = add_artefacts(chi, p, rng)
-    x, _ = features(chi, p["kmin"], p["kmax"], r_window(shells), "windowed")
-    return {"x": x, "g": ensemble_rdf(ens, cfg.r, cfg.broadening), "ens": ens, "p": p}
+    x, xw = features(chi, p["kmin"], p["kmax"], r_window(shells), "windowed")
+    return {"x": x, "xw": xw, "noise": noise_level(chi, p["kmin"], p["kmax"]),
+            "g": ensemble_rdf(ens, cfg.r, cfg.broadening), "ens": ens, "p": p}
 
 
 def signal_mask(g: np.ndarray) -> np.ndarray:
@@ -137,35 +149,121 @@ class RDFModel:
     band: np.ndarray
     rwin: tuple
     meta: dict = field(default_factory=dict)
+    _kept: dict = field(default_factory=dict, repr=False, compare=False)  # the reconstruction basis, once made
 
     @property
     def r(self) -> np.ndarray:
         return self.cfg.r
 
-    def moments(self, x, out=None) -> tuple:
-        """(mean, calibrated sigma), each (B, K, R) in atoms per A, for raw inputs x."""
+    def moments(self, x, out=None, spread: bool = False) -> tuple:
+        """(mean, calibrated sigma), each (B, K, R) in atoms per A, for raw inputs x; with ``spread`` also the
+        members' disagreement (B, K, R): the spread of the member means over the members' own sigma."""
         from .train import ensemble_moments, run_net, torch_threads
 
         if out is None:
             xn = np.concatenate([x[:, :-2] / self.x_scale, x[:, -2:]], axis=1).astype(np.float32)
             with torch_threads(1):
                 out = run_net(self.net, xn)
-        mean, base, _ = ensemble_moments(out, True)
+        mean, base, sd = ensemble_moments(out, True)
         shape = (len(x), len(self.kinds), self.r.size)
         mean = (mean * self.y_std + self.y_mean).reshape(shape)
         sigma = (np.sqrt(base) * self.y_std).reshape(shape) * self.scale[None, :, None]
-        return mean, sigma
+        if not spread:
+            return mean, sigma
+        return mean, sigma, (sd / np.sqrt(np.maximum(base - sd ** 2, 1e-12))).reshape(shape)
 
     def k_range_used(self, k_range) -> tuple:
         a = self.cfg.artefacts
         return max(float(k_range[0]), a.kmin[0]), min(float(k_range[1]), a.kmax[1])
 
-    def predict(self, k, chi, k_range) -> dict:
-        """The contract's rdf dict for one chi(k) (unweighted, 1/A grid k): "r" (A), "g", "lo", "hi"
-        ({kind: list}, atoms per A; lo/hi the calibrated central 95.4 % band), plus "band", "units", "k_range"."""
+    def basis(self, paths) -> tuple[np.ndarray, np.ndarray]:
+        """(E0 grid (E,) eV, chi per unit n_B(r) (E, K * len(r), len(K_FINE))): each r bin of each kind as
+        the FEFF path of that kind's nearest shell moved to r, degeneracy r_step, the grid's broadening
+        taken back out (sigma2 = -broadening^2); EELS L3 edges with the L2 copy at the prior's mean weight.
+        Computed once per model and kept."""
+        from ..simulate.exafs import chi_from_paths
+
+        if "basis" in self._kept:
+            return self._kept["basis"]
+        cfg, r, shells = self.cfg, self.r, group_shells(paths)
+        e0 = np.arange(cfg.e0[0], cfg.e0[1] + E0_STEP / 2, E0_STEP)
+        w = float(np.mean(cfg.artefacts.l2_weight))
+        out = np.zeros((e0.size, len(self.kinds) * r.size, K_FINE.size), np.float32)
+        for j, kind in enumerate(self.kinds):
+            own = [sh for sh in shells if sh["scatterer"] == kind]
+            near = np.argmin(np.abs(r[:, None] - np.array([sh["reff"] for sh in own])[None, :]), axis=1)
+            for i in np.unique(near):
+                rows = np.flatnonzero(near == i)
+                base = own[i]["paths"][0]
+                ee = np.repeat(e0, rows.size)
+                pp = {"deltar": np.tile(r[rows] - base.reff, e0.size)[:, None], "sigma2": -cfg.broadening ** 2,
+                      "degen": cfg.r_step, "e0": ee}
+                chi = chi_from_paths([base], K_FINE, pp)
+                if cfg.l2_shift_ev:
+                    chi = (chi + w * chi_from_paths([base], K_FINE, {**pp, "e0": ee + cfg.l2_shift_ev})) / (1 + w)
+                out[:, j * r.size + rows] = chi.reshape(e0.size, rows.size, -1)
+        self._kept["basis"] = (e0, out)
+        return e0, out
+
+    def flag_statistics(self, paths, x, xw, noise, kmin, kmax, out=None) -> dict:
+        """Per spectrum: 'spread' (rms over the bins with signal of the prediction of the members'
+        disagreement, see moments), 'recon' (the reconstruction's residual sum of squares over the filtered
+        noise's plus THEORY_FLOOR of the signal's: chi(k) rebuilt from the predicted n_B(r) by ``basis``,
+        best S0^2 within the prior and best E0 of the grid, windowed and filtered as the input) and 'recon_misfit' (its
+        R-factor)."""
+        mean, _, dis = self.moments(x, out=out, spread=True)
+        g = np.clip(mean, 0, None)
+        m = signal_mask(g)
+        m[~m.any(axis=(1, 2))] = True
+        stats = {"spread": np.sqrt(np.sum(np.where(m, dis ** 2, 0), axis=(1, 2)) / m.sum(axis=(1, 2)))}
+        b = len(x)
+        kmin, kmax = np.broadcast_to(kmin, (b,)).astype(float), np.broadcast_to(kmax, (b,)).astype(float)
+        inside = (K_INPUT[None, :] >= kmin[:, None]) & (K_INPUT[None, :] <= kmax[:, None])
+        data = np.where(inside, np.asarray(xw, float), 0.0)
+        ssq = np.maximum(np.sum(data ** 2, axis=1), 1e-12)
+        vn = np.sum(np.where(inside, filtered_noise_var(noise, kmin, kmax, self.rwin), 0.0), axis=1)
+        _, basis = self.basis(paths)
+        r2 = np.full(b, np.inf)
+        for a in basis:
+            y = np.where(inside, features(g.reshape(b, -1).astype(np.float32) @ a, kmin, kmax, self.rwin,
+                                          "windowed")[1], 0.0)
+            s02 = np.clip(np.sum(y * data, axis=1) / np.maximum(np.sum(y ** 2, axis=1), 1e-12), *self.cfg.s02)
+            r2 = np.minimum(r2, np.sum((data - s02[:, None] * y) ** 2, axis=1))
+        stats["recon"] = r2 / (vn + THEORY_FLOOR * ssq)
+        stats["recon_misfit"] = r2 / ssq
+        return stats
+
+    def ood_reason(self, stats: dict, i: int) -> str | None:
+        """None, or the sentence saying why spectrum i is unlike those the network was trained on (its
+        statistics beyond what held-out synthetic spectra showed)."""
+        t = self.meta["thresholds"]
+        if stats["recon"][i] > t["recon"]:
+            return (f"the predicted RDF does not explain the data: chi(k) rebuilt from it misses them by "
+                    f"{stats['recon'][i]:.1f} x what noise and theory allow (R-factor {stats['recon_misfit'][i]:.3f}; "
+                    f"held-out synthetic spectra stay below {t['recon']:.1f})")
+        if stats["spread"][i] > t["spread"]:
+            return (f"the ensemble members disagree on the RDF ({stats['spread'][i]:.2f} x their own sigma; "
+                    f"held-out synthetic spectra stay below {t['spread']:.2f})")
+        return None
+
+    def predict(self, paths, k, chi, k_range) -> dict:
+        """The contract's rdf dict for one chi(k) (unweighted, 1/A grid k) and the model's FEFF ``paths``:
+        "r" (A), "g", "lo", "hi" ({kind: list}, atoms per A; lo/hi the calibrated central 95.4 % band), plus
+        "band", "units", "k_range" and the unseen-spectrum flag: "unseen" (bool), "unseen_reason" (sentence
+        or None), "checks" ({statistic name: {"statistic", "threshold"}})."""
         kmin, kmax = self.k_range_used(k_range)
-        x, _ = features(on_fine_grid(k, chi), kmin, kmax, self.rwin, "windowed")
+        fine = on_fine_grid(k, chi)
+        x, xw = features(fine, kmin, kmax, self.rwin, "windowed")
         mean, sigma = self.moments(x)
+        stats = self.flag_statistics(paths, x, xw, noise_level(fine, kmin, kmax), kmin, kmax)
+        a = self.cfg.artefacts
+        if not np.all(np.isfinite(fine)) or np.abs(fine).max() == 0:
+            reason = "the chi(k) data are empty or not finite"
+        elif float(k_range[1]) < a.kmax[0] - 0.5 or float(k_range[0]) > a.kmin[1] + 0.5:
+            reason = (f"the k range {float(k_range[0]):.1f}-{float(k_range[1]):.1f} 1/A lies outside the trained "
+                      f"ranges (kmin {a.kmin[0]:g}-{a.kmin[1]:g}, kmax {a.kmax[0]:g}-{a.kmax[1]:g} 1/A)")
+        else:
+            reason = self.ood_reason(stats, 0)
         out = {"r": np.round(self.r, 4).tolist(), "g": {}, "lo": {}, "hi": {}}
         for j, kind in enumerate(self.kinds):
             out["g"][kind] = np.round(np.clip(mean[0, j], 0, None), 4).tolist()
@@ -175,6 +273,10 @@ class RDFModel:
                        f"(mean -+ {', '.join(f'{b:.2f}' for b in self.band)} sigma)")
         out["units"] = "r in angstrom; g = atoms of that kind per angstrom (integral over a shell = N)"
         out["k_range"] = [kmin, kmax]
+        out["unseen"] = reason is not None
+        out["unseen_reason"] = reason
+        out["checks"] = {n: {"statistic": round(float(stats[n][0]), 4), "threshold": round(self.meta["thresholds"][n], 4)}
+                         for n in self.meta["thresholds"]}
         return out
 
     def save(self, folder) -> Path:
@@ -205,7 +307,7 @@ def load_rdf_model(folder) -> RDFModel:
     meta, net = read_network(folder, FORMAT, "exelfs RDF network", "delete the folder and it is trained again",
                              build)
     cfg = RDFConfig(**meta["recipe"])
-    keep = ("scores", "seconds", "paths_signature", "held_out")
+    keep = ("scores", "seconds", "paths_signature", "held_out", "thresholds", "flagged_fraction")
     return RDFModel(net=net, cfg=cfg, kinds=meta["kinds"], x_scale=meta["x_scale"],
                     y_mean=np.array(meta["y_mean"], np.float32), y_std=np.array(meta["y_std"], np.float32),
                     scale=np.array(meta["scale"]), band=np.array(meta["band"]), rwin=tuple(meta["rwin"]),
@@ -225,7 +327,7 @@ def coverage_scores(g, mean, sigma, band) -> dict:
 def train_rdf(paths, cfg: RDFConfig, progress: bool = False) -> RDFModel:
     """A calibrated RDFModel for the FEFF ``paths`` (to about FEFF_RMAX) under ``cfg``."""
     from .models import ARCHITECTURES
-    from .train import _fit, _half_precision, run_net, torch_threads
+    from .train import OOD_QUANTILE, _fit, _half_precision, run_net, torch_threads
 
     import torch
 
@@ -266,12 +368,16 @@ def train_rdf(paths, cfg: RDFConfig, progress: bool = False) -> RDFModel:
             band[j] = float(np.quantile(zj, BAND_LEVEL)) / scale[j]
     model.scale, model.band = scale, band
     sigma = sigma * scale[None, :, None]
+    stats = model.flag_statistics(paths, cal["x"], cal["xw"], cal["noise"], cal["p"]["kmin"], cal["p"]["kmax"],
+                                  out=out)
+    model.meta["thresholds"] = {n: float(np.quantile(stats[n][:half], OOD_QUANTILE)) for n in ("spread", "recon")}
+    flagged = np.mean([model.ood_reason(stats, i) is not None for i in range(half, len(mean))])
     g2 = cal["g"][half:]
     iae = np.abs(mean[half:] - g2).sum(axis=-1) * cfg.r_step
     model.meta.update(scores={**coverage_scores(g2, mean[half:], sigma[half:], band),
                               "integrated_abs_error_median": float(np.median(iae)),
                               "mean_sigma_signal": float(sigma[half:][signal_mask(g2)].mean())},
-                      held_out=int(len(g2)), losses=[round(v, 4) for v in losses],
+                      held_out=int(len(g2)), flagged_fraction=float(flagged), losses=[round(v, 4) for v in losses],
                       seconds={"data": round(t_data, 1), "total": round(time.perf_counter() - t0, 1)})
     return model
 

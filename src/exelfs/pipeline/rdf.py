@@ -10,7 +10,8 @@ EELS_KMIN = 3.0  # 1/A
 
 
 def rdf_for(plan, chi_input) -> tuple[dict, list]:
-    """(the contract's "rdf" dict {r, g, lo, hi, ...}, notes) for the plan's edge and structure."""
+    """(the contract's "rdf" dict {r, g, lo, hi, ..., unseen, unseen_reason, checks}, notes) for the plan's
+    edge and structure; an unseen spectrum (exelfs.nn.rdf) adds a note that the RDF is unreliable."""
     from ..nn import rdf as nn_rdf
     from ..theory import feff_paths
 
@@ -19,10 +20,13 @@ def rdf_for(plan, chi_input) -> tuple[dict, list]:
     model, notes = nn_rdf.get_rdf_model(paths, cfg)
     kmin = max(float(chi_input.k_range[0]), EELS_KMIN) if plan.kind == "eels" else float(chi_input.k_range[0])
     k_range = (kmin, float(chi_input.k_range[1]))
-    out = model.predict(chi_input.k, chi_input.chi, k_range)
+    out = model.predict(paths, chi_input.k, chi_input.chi, k_range)
     out["shells"] = [{"scatterer": kind, "peaks": [{k: round(v, 4) for k, v in p.items()}
                                                    for p in nn_rdf.peaks(model.r, out["g"][kind],
                                                                          nn_rdf.shell_windows(paths, kind))]}
                      for kind in model.kinds]
     out["scores"] = model.meta.get("scores")
+    if out["unseen"]:
+        notes.append(f"the partial RDF is unreliable: the RDF network has not seen a spectrum like this one "
+                     f"({out['unseen_reason']})")
     return out, [str(n) for n in getattr(paths, "notes", [])] + notes

@@ -11,7 +11,8 @@ KIND_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange")
 
 
 def draw_rdf(ax, rdf: dict, title: str = "partial RDF (network)") -> None:
-    """n_B(r) per kind (lines), the calibrated band (shaded) and the crystal's shells (ticks with N)."""
+    """n_B(r) per kind (lines), the calibrated band (shaded) and the crystal's shells (ticks with N); an
+    unseen spectrum (rdf["unseen"]) is marked across the panel and in the title."""
     r = np.asarray(rdf["r"], float)
     for i, kind in enumerate(rdf["g"]):
         c = KIND_COLOURS[i % len(KIND_COLOURS)]
@@ -23,6 +24,10 @@ def draw_rdf(ax, rdf: dict, title: str = "partial RDF (network)") -> None:
                     transform=ax.get_xaxis_transform(), va="top")
     ax.set_xlim(r[0], r[-1])
     ax.set_ylim(bottom=0)
+    if rdf.get("unseen"):
+        title = f"UNRELIABLE (spectrum unlike the training set): {title}"
+        ax.text(0.5, 0.5, "UNSEEN SPECTRUM: not a result", transform=ax.transAxes, ha="center", va="center",
+                color="tab:red", fontsize=FONT + 4, alpha=0.6, rotation=15)
     _finish(ax, title, "r (A)", "atoms per A (band: ~95 %)")
 
 

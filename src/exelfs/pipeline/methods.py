@@ -188,6 +188,9 @@ def nn_method(plan, data: ChiInput) -> MethodOutput:
     stats["posterior"] = _posterior_summary(out, model.names, model.cfg.architecture)
     shells = _nn_shells(out)
     mark_prior_echo(shells, model.cfg.ranges)
+    warnings += [f"N of the {s['scatterer']} shell at {s['r']:.2f} A is the training prior's, not the data's "
+                 f"({s['flags']['n_prior_echoed'][len('the data do not determine it: '):]})"
+                 for s in shells if s["flags"].get("n_prior_echoed")]
     stats["neighbours"] = neighbour_groups(shells, model.cfg.ranges, list(model.names), stats["posterior"]["correlation"],
                                            "posterior samples of one spectrum: " + stats["posterior"]["source"])
     answer = np.array([[out[n][0] for n in model.names]])

@@ -27,8 +27,9 @@ def prior_sd(ranges, r_crystal: float, n_crystal: float) -> dict:
 
 
 def mark_prior_echo(shells: list, ranges) -> None:
-    """Add to each shell's error_budget its posterior/prior sd ratios, and flag 'prior_echoed' (a reason) where
-    R or N is not contracted below PRIOR_ECHO of the prior. In place."""
+    """Add to each shell's error_budget its posterior/prior sd ratios; flag 'prior_echoed' (a reason: the shell is
+    no answer) where R is not contracted below PRIOR_ECHO of its prior, 'n_prior_echoed' where N is not (the
+    distance may stand; N is then the prior's, said in a warning, and decides neighbour groups). In place."""
     for s in shells:
         p = prior_sd(ranges, s["r_crystal"], s["n_crystal"])
         ratios = {"r": s["r_err"] / p["r"], "n": None if s.get("n_err") is None else s["n_err"] / p["n"]}
@@ -36,13 +37,11 @@ def mark_prior_echo(shells: list, ranges) -> None:
             "r_posterior_over_prior_sd": round(ratios["r"], 3), "r_prior_sd": round(p["r"], 4),
             "n_posterior_over_prior_sd": None if ratios["n"] is None else round(ratios["n"], 3),
             "n_prior_sd": round(p["n"], 3), "threshold": PRIOR_ECHO}
-        for key, label, unit in (("n", "N", ""), ("r", "R", " A")):
+        for key, label, unit, flag in (("r", "R", " A", "prior_echoed"), ("n", "N", "", "n_prior_echoed")):
             if ratios[key] is not None and ratios[key] > PRIOR_ECHO:
                 err = s["n_err"] if key == "n" else s["r_err"]
-                s["flags"]["prior_echoed"] = (f"the data do not determine it: {label} posterior sd {err:.3g}{unit} is "
-                                              f"{ratios[key]:.2f}x the prior's {p[key]:.3g}{unit} "
-                                              f"(above {PRIOR_ECHO:g})")
-                break
+                s["flags"][flag] = (f"the data do not determine it: {label} posterior sd {err:.3g}{unit} is "
+                                    f"{ratios[key]:.2f}x the prior's {p[key]:.3g}{unit} (above {PRIOR_ECHO:g})")
 
 
 def neighbour_groups(shells: list, ranges, names: list, correlation, source: str) -> list:
@@ -67,7 +66,7 @@ def neighbour_groups(shells: list, ranges, names: list, correlation, source: str
         total_err = float(np.sqrt(err @ rho @ err))
         total_prior = float(np.sqrt(sum(prior_sd(ranges, shells[j]["r_crystal"], shells[j]["n_crystal"])["n"] ** 2
                                         for j in members)))
-        echoed = [shells[j]["scatterer"] for j in members if shells[j]["flags"].get("prior_echoed")]
+        echoed = [shells[j]["scatterer"] for j in members if shells[j]["flags"].get("n_prior_echoed")]
         off = rho[~np.eye(len(members), dtype=bool)]
         max_rho = float(np.max(np.abs(off)))
         if echoed:

@@ -2,7 +2,8 @@
 
 A shell is undetermined, with the reason, when the fit is bad (R-factor), the data hold fewer independent
 points than the parameters, the first-shell distance is known no better than R_ERR_ANSWER, sigma2 is
-negative beyond its error, the amplitude sits on its bound, or (networks) the spectrum is unlike those the
+negative beyond its error, the amplitude sits on its bound, (networks) the posterior echoes the training
+prior or neighbours of different kinds are not separated (exelfs.pipeline.neighbours), or (networks) the spectrum is unlike those the
 network was trained on. A failing first shell takes the others with it (their parameters are tied to it).
 """
 
@@ -18,6 +19,9 @@ def _shell_reason(shell: dict) -> str | None:
         return f"sigma2 = {shell['sigma2']:.4f} A^2 is negative beyond its error"
     if flags.get("amplitude_on_bound"):
         return "the amplitude (N) sits on its bound"
+    for key in ("prior_echoed", "ambiguous_neighbours"):  # networks: exelfs.pipeline.neighbours
+        if flags.get(key):
+            return flags[key]
     return None
 
 

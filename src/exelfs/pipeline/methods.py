@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError
+from .neighbours import mark_prior_echo, neighbour_groups
 
 METHODS: dict[str, Callable] = {}
 PLANNED: dict[str, str] = {}
@@ -185,10 +186,17 @@ def nn_method(plan, data: ChiInput) -> MethodOutput:
     if out["ood"][0]:
         warnings.append(f"the network has not seen spectra like this one: {out['ood_reason'][0]}")
     stats["posterior"] = _posterior_summary(out, model.names, model.cfg.architecture)
+    shells = _nn_shells(out)
+    mark_prior_echo(shells, model.cfg.ranges)
+    warnings += [f"N of the {s['scatterer']} shell at {s['r']:.2f} A is the training prior's, not the data's "
+                 f"({s['flags']['n_prior_echoed'][len('the data do not determine it: '):]})"
+                 for s in shells if s["flags"].get("n_prior_echoed")]
+    stats["neighbours"] = neighbour_groups(shells, model.cfg.ranges, list(model.names), stats["posterior"]["correlation"],
+                                           "posterior samples of one spectrum: " + stats["posterior"]["source"])
     answer = np.array([[out[n][0] for n in model.names]])
     curves = {**model.curves(plan.paths, data.k, data.chi, data.k_range, answer, data.kweight),
               "posterior_samples": out["posterior_samples"][:, 0], "posterior_names": list(model.names)}
-    return MethodOutput(shells=_nn_shells(out), warnings=warnings, stats=stats, curves=curves,
+    return MethodOutput(shells=shells, warnings=warnings, stats=stats, curves=curves,
                         model={"paths": [], "network": model.meta.get("scores")})
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # keys of the JSON object in the order DESIGN.md lists them, then the fit statistics
-STAT_KEYS = ("n_independent", "n_parameters", "e0_shift", "chi2_reduced", "r_factor", "fit_mode", "n_from")
+STAT_KEYS = ("n_independent", "n_parameters", "e0_shift", "chi2_reduced", "r_factor", "fit_mode", "n_from",
+             "neighbours")
 PUBLIC_SHELL_KEYS = ("scatterer", "r", "r_err", "n", "n_err", "sigma2", "sigma2_err", "r_crystal", "n_crystal",
                      "error_budget", "reason")
 ERROR_MODEL = {

@@ -108,7 +108,7 @@ def nn_map(image, tmp_path_factory):
     mp.setenv("EXELFS_CACHE", str(tmp_path_factory.mktemp("nn-cache")))
     total = Spectrum(dim.axes_manager.signal_axes[0].axis, dim.data.reshape(-1, dim.data.shape[-1]).sum(0))
     plan = make_plan(total, edge="Mg_K", structure="MgO")
-    cfg = default_config("MgO", "Mg_K", "eels", samples=2000, epochs=3, calibration_samples=500, seed=3)
+    cfg = default_config("MgO", "Mg_K", "eels", samples=4000, epochs=10, calibration_samples=800, seed=3)
     plan.__dict__["_nn_model"], _ = get_model(plan.paths, cfg, progress=False)
     try:
         yield map_image(dim, plan=plan, method="nn")

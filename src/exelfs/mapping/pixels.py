@@ -68,6 +68,7 @@ def _nn_rows(setup, chi) -> tuple[dict, np.ndarray]:
     """The network's batched call (the nn contract); (values by name, mask codes)."""
     from ..pipeline import get_method
     from ..pipeline.honesty import R_ERR_ANSWER
+    from ..pipeline.neighbours import r_prior_echoed
 
     out = get_method("nn").batch(setup.plan, setup.k, chi, setup.k_range, setup.kweight,
                                  l2_shift_ev=setup.l2_shift_ev)
@@ -75,9 +76,11 @@ def _nn_rows(setup, chi) -> tuple[dict, np.ndarray]:
     values = {name: np.asarray(out.get(name, np.full(n, np.nan)), float) for name in setup.names[:-2]}
     _nn_errors(values, setup.n_shells)
     code = np.where(np.asarray(out.get("ood", np.zeros(n, bool)), bool), OOD, ANSWERED)
-    # the honesty rule's per-shell tests, vectorised: R known no better than R_ERR_ANSWER, or sigma2
-    # negative beyond its error, leaves the first shell (and so the pixel) undetermined
-    bad = ((values["r1_err"] > R_ERR_ANSWER) | (values["sigma2_1"] + values["sigma2_1_err"] < 0)
+    # the honesty rule's per-shell tests, vectorised: R known no better than R_ERR_ANSWER or no better than
+    # the prior (pipeline.neighbours), or sigma2 negative beyond its error, leaves the first shell (and so
+    # the pixel) undetermined
+    echo = r_prior_echoed(values["r1_err"], setup.plan.__dict__["_nn_model"].cfg.ranges, out["shells"][0]["r_ref"])
+    bad = ((values["r1_err"] > R_ERR_ANSWER) | echo | (values["sigma2_1"] + values["sigma2_1_err"] < 0)
            | ~np.isfinite(values["r1"]))
     return values, np.where((code == ANSWERED) & bad, REJECTED, code)
 

@@ -26,6 +26,11 @@ def prior_sd(ranges, r_crystal: float, n_crystal: float) -> dict:
     return {"r": r_sd, "n": float(n_crystal * _uniform_sd(ranges.n_scale))}
 
 
+def r_prior_echoed(r_err, ranges, r_crystal: float):
+    """True where an R error (A; scalar or array) is above PRIOR_ECHO times the prior's sd of that shell's R."""
+    return np.asarray(r_err, float) > PRIOR_ECHO * prior_sd(ranges, r_crystal, 0.0)["r"]
+
+
 def mark_prior_echo(shells: list, ranges) -> None:
     """Add to each shell's error_budget its posterior/prior sd ratios; flag 'prior_echoed' (a reason: the shell is
     no answer) where R is not contracted below PRIOR_ECHO of its prior, 'n_prior_echoed' where N is not (the

@@ -358,6 +358,8 @@ def test_walk_real_mgo_o_k(browser, gui, real_dir, manifest):
         assert _red_absorber(page, "O") == "O (absorber)"
         page.fill("#ctl-kweight", "2")
         _analyse(page, ref["scatterer"])
+        assert not page.is_checked("#rdf-option input[value=rdf]")      # no RDF asked: the panel says how
+        expect(page.locator("#rdf-plot")).to_contain_text("tick 'partial RDF'")
         result, names = _report(page)
     finally:
         context.close()

@@ -237,9 +237,10 @@ def _register_analysis(app, store):
         if ctx.triggered_id == "spectrum-token":
             return (*blank, "", *["auto"] * len(names))
         controls = {n: v for n, v in zip(names, values) if v is not None}
+        wanted = "rdf" in (rdf_option or [])
         try:
             session = store.get(sid)
-            results = actions.analyse(session, edge, controls, methods or [], rdf="rdf" in (rdf_option or []))
+            results = actions.analyse(session, edge, controls, methods or [], rdf=wanted)
         except Exception as exc:  # noqa: BLE001
             return (*blank[:5], error_message(exc), "", *[no_update] * len(names))
         good = {m: r for m, r in results.items() if not isinstance(r, str)}
@@ -247,7 +248,9 @@ def _register_analysis(app, store):
         first = next(iter(good.values()), None)
         with_rdf = next((r for r in good.values() if r.rdf is not None), None)
         figs = [background_figure(first) if first else blank[0], chik_figure(good), chir_figure(good)]
-        rdf_fig = rdf_figure(with_rdf.rdf, with_rdf.edge) if with_rdf else blank[4]
+        rdf_fig = (rdf_figure(with_rdf.rdf, with_rdf.edge) if with_rdf else
+                   empty_figure("no partial RDF: the nn method gave no result (see its message)") if wanted
+                   else blank[4])
         note = "" if good else "no method gave a result (see each method's message)"
         return (*figs, columns, rdf_fig, note, session.progress, *_placeholders(results))
 

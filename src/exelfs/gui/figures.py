@@ -177,7 +177,7 @@ def rdf_figure(rdf: dict | None, edge: str = "") -> go.Figure:
         for shell in next((s["peaks"] for s in rdf.get("shells", []) if s["scatterer"] == kind), []):
             fig.add_vline(x=shell["r_ref"], line=dict(color=f"rgb({rgb})", dash="dot", width=1),
                           annotation_text=f"{kind} N={shell['n_ref']:g}", annotation_font_color=f"rgb({rgb})")
-    title = f"{edge}: partial RDF around the absorber (network, band ~95 %)".lstrip(": ")
+    title = f"{edge}: partial RDF around the absorber (network, band ~95 %; dotted: crystal shells)".lstrip(": ")
     if rdf.get("unseen"):
         title = f"{UNSEEN}; {title}"
         fig.add_annotation(text=rdf.get("unseen_reason") or "the RDF network has not seen a spectrum like this",

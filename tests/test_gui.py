@@ -136,6 +136,58 @@ def test_methods_side_by_side():
     assert "could not run: no trained model for Mg_K" in text[1]
 
 
+def test_rdf_figure_lines_bands_and_unseen_title():
+    from exelfs.gui.figures import rdf_figure
+
+    r = [1.0, 2.0, 3.0]
+    rdf = {"r": r, "g": {"Mg": [0.0, 5.0, 1.0], "O": [0.0, 1.0, 8.0]},
+           "lo": {"Mg": [0.0, 4.0, 0.5], "O": [0.0, 0.5, 6.0]}, "hi": {"Mg": [0.1, 6.0, 1.5], "O": [0.2, 1.5, 10.0]},
+           "shells": [{"scatterer": "Mg", "peaks": [{"r_ref": 2.106, "n_ref": 6.0, "r": 2.1, "n": 5.8}]}],
+           "unseen": False, "unseen_reason": None}
+    fig = rdf_figure(rdf, "O_K")
+    assert [t.name for t in fig.data] == ["Mg band low", "Mg band", "Mg neighbours", "O band low", "O band",
+                                          "O neighbours"]
+    lo, hi, mean = fig.data[3:6]
+    assert list(lo.y) == [0.0, 0.5, 6.0] and list(hi.y) == [0.2, 1.5, 10.0] and list(mean.y) == [0.0, 1.0, 8.0]
+    assert hi.fill == "tonexty" and lo.fill is None and list(mean.x) == r
+    assert fig.data[1].fillcolor != hi.fillcolor                   # each kind its own colour
+    assert fig.layout.xaxis.title.text == "r (A)" and fig.layout.yaxis.title.text == "atoms per A"
+    assert tuple(fig.layout.xaxis.range) == (1.0, 3.0)
+    assert [s.x0 for s in fig.layout.shapes] == [2.106]          # the crystal's Mg shell, with its N
+    assert [a.text for a in fig.layout.annotations] == ["Mg N=6"]
+    assert fig.layout.title.text.startswith("O_K: partial RDF") and "unseen" not in fig.layout.title.text
+    unseen = rdf_figure({**rdf, "unseen": True, "unseen_reason": "k range 3-6 1/A is short"}, "O_K")
+    assert unseen.layout.title.text.startswith("unseen spectrum: not a result")
+    assert "k range 3-6 1/A is short" in [a.text for a in unseen.layout.annotations]
+    empty = rdf_figure(None)
+    assert not empty.data and "partial RDF" in empty.layout.annotations[0].text
+
+
+def test_layout_has_the_rdf_option_and_plot():
+    store = SessionStore()
+    page = create_app(store=store).layout()
+    ids = {}
+
+    def walk(node):
+        if getattr(node, "id", None):
+            ids[node.id] = node
+        children = getattr(node, "children", None)
+        for child in children if isinstance(children, (list, tuple)) else [children]:
+            if hasattr(child, "to_plotly_json"):
+                walk(child)
+
+    walk(page)
+    stable = {"upload", "spectrum-plot", "identification", "structure-view", "chi-plot", "ft-plot", "results"}
+    assert stable | {"rdf-option", "rdf-plot"} <= set(ids)
+    assert ids["rdf-option"].value == [] and [o["value"] for o in ids["rdf-option"].options] == ["rdf"]
+    assert not ids["rdf-plot"].figure.data                        # empty until an RDF is computed
+    try:
+        with pytest.raises(InputError, match="partial RDF comes with the nn method"):
+            actions.analyse(store.get("f" * 32), "O_K", {}, ["fit"], rdf=True)
+    finally:
+        store.close()
+
+
 def test_gui_command_serves_on_localhost_and_cleans_up(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -306,6 +358,8 @@ def test_walk_real_mgo_o_k(browser, gui, real_dir, manifest):
         assert _red_absorber(page, "O") == "O (absorber)"
         page.fill("#ctl-kweight", "2")
         _analyse(page, ref["scatterer"])
+        assert not page.is_checked("#rdf-option input[value=rdf]")      # no RDF asked: the panel says how
+        expect(page.locator("#rdf-plot")).to_contain_text("tick 'partial RDF'")
         result, names = _report(page)
     finally:
         context.close()

@@ -255,13 +255,16 @@ def build_structure(session: Session, spec: str, index: int, edge: str | None) -
     return {"figure": figure, "shells": found, "name": cand.name, "source": cand.source, "absorber": absorber}
 
 
-def analyse(session: Session, edge: str | None, controls: dict, methods: list[str]) -> dict:
-    """Plan once, then run every chosen method on the active spectrum: {method: Result or error sentence}.
+def analyse(session: Session, edge: str | None, controls: dict, methods: list[str], rdf: bool = False) -> dict:
+    """Plan once, then run every chosen method on the active spectrum: {method: Result or error sentence};
+    with ``rdf`` the nn method's run also gives the partial RDF (``Result.rdf``, the pipeline's rdf=True).
     ``session.progress`` says what is being done."""
     from ..pipeline import Settings, make_plan, run
 
     if not methods:
         raise InputError("choose at least one method")
+    if rdf and "nn" not in methods:
+        raise InputError("the partial RDF comes with the nn method: tick nn as well, or untick the RDF")
     settings = Settings.from_kwargs(**controls)
     data = active(session)
     session.progress = "waiting for another analysis to finish"
@@ -273,9 +276,12 @@ def analyse(session: Session, edge: str | None, controls: dict, methods: list[st
         plan.paths
         results = {}
         for m in methods:
-            session.progress = f"background, E0, chi(k) and the {m} analysis"
+            with_rdf = rdf and m == "nn"
+            session.progress = (f"background, E0, chi(k) and the {m} analysis" +
+                                (" with the partial RDF (its network trains on first use: 20-80 s)" if with_rdf
+                                 else ""))
             try:
-                results[m] = run(plan, data, lowloss=session.lowloss, method=m)
+                results[m] = run(plan, data, lowloss=session.lowloss, method=m, rdf=with_rdf)
             except InputError as exc:
                 results[m] = str(exc)
     session.results = results

@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..spectrum import ChiData
 from . import actions, views
 from .figures import (background_figure, chik_figure, chir_figure, empty_figure, navigator_figure,
-                      spectrum_figure)
+                      rdf_figure, spectrum_figure)
 from .layout import CONTROLS
 
 log = logging.getLogger("exelfs.gui")
@@ -220,32 +220,39 @@ def _placeholders(results: dict) -> list[str]:
 def _register_analysis(app, store):
     names = [name for name, *_ in CONTROLS]
     outputs = [Output("background-plot", "figure"), Output("chi-plot", "figure"), Output("ft-plot", "figure"),
-               Output("results", "children"), Output("run-message", "children"),
+               Output("results", "children"), Output("rdf-plot", "figure"), Output("run-message", "children"),
                Output("progress", "children", allow_duplicate=True)]
     outputs += [Output(f"ctl-{n}", "placeholder") for n in names]
 
     @app.callback(*outputs, Input("run-analysis", "n_clicks"), Input("spectrum-token", "data"),
-                  State("edge", "value"), State("methods", "value"), *[State(f"ctl-{n}", "value") for n in names],
+                  State("edge", "value"), State("methods", "value"), State("rdf-option", "value"),
+                  *[State(f"ctl-{n}", "value") for n in names],
                   State("session-id", "data"), prevent_initial_call=True,
                   running=[(Output("run-analysis", "disabled"), True, False),
                            (Output("progress-tick", "disabled"), False, True)])
-    def run_analysis(_n, _token, edge, methods, *rest):
+    def run_analysis(_n, _token, edge, methods, rdf_option, *rest):
         *values, sid = rest
-        blank = [empty_figure("step 1: background and E0"), chik_figure({}), chir_figure({}), [], ""]
+        blank = [empty_figure("step 1: background and E0"), chik_figure({}), chir_figure({}), [], rdf_figure(None),
+                 ""]
         if ctx.triggered_id == "spectrum-token":
             return (*blank, "", *["auto"] * len(names))
         controls = {n: v for n, v in zip(names, values) if v is not None}
+        wanted = "rdf" in (rdf_option or [])
         try:
             session = store.get(sid)
-            results = actions.analyse(session, edge, controls, methods or [])
+            results = actions.analyse(session, edge, controls, methods or [], rdf=wanted)
         except Exception as exc:  # noqa: BLE001
-            return (*blank[:4], error_message(exc), "", *[no_update] * len(names))
+            return (*blank[:5], error_message(exc), "", *[no_update] * len(names))
         good = {m: r for m, r in results.items() if not isinstance(r, str)}
         columns = [views.method_column(m, r) for m, r in results.items()]
         first = next(iter(good.values()), None)
+        with_rdf = next((r for r in good.values() if r.rdf is not None), None)
         figs = [background_figure(first) if first else blank[0], chik_figure(good), chir_figure(good)]
+        rdf_fig = (rdf_figure(with_rdf.rdf, with_rdf.edge) if with_rdf else
+                   empty_figure("no partial RDF: the nn method gave no result (see its message)") if wanted
+                   else blank[4])
         note = "" if good else "no method gave a result (see each method's message)"
-        return (*figs, columns, note, session.progress, *_placeholders(results))
+        return (*figs, columns, rdf_fig, note, session.progress, *_placeholders(results))
 
     @app.callback(Output("progress", "children", allow_duplicate=True), Input("progress-tick", "n_intervals"),
                   State("session-id", "data"), prevent_initial_call=True)

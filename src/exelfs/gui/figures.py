@@ -1,6 +1,7 @@
 """Plotly figure builders of the GUI: pure functions from a Spectrum, an identification or the Results of
 the pipeline (their ``arrays``) to a ``go.Figure``; the same curves as the report's matplotlib figures.
-Axes: energy (eV), k (1/angstrom), R (angstrom, not phase corrected)."""
+Axes: energy (eV), k (1/angstrom), R (angstrom, not phase corrected), r (angstrom) and atoms per angstrom
+for the partial RDF."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from ..units import e_from_k
 
 DATA, MARK, EDGE, WINDOW = "#222222", "#d62728", "#1f77b4", "rgba(44,160,44,0.13)"
 METHOD_COLOURS = ["#d62728", "#ff7f0e", "#9467bd", "#8c564b"]
+KIND_COLOURS = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14)]  # per neighbour
+UNSEEN = "unseen spectrum: not a result"
 MARGIN = dict(l=60, r=20, t=45, b=45)
 
 
@@ -153,3 +156,32 @@ def chir_figure(results: dict) -> go.Figure:
     fig.update_xaxes(range=[0, 6])
     return _layout(fig, f"{first.edge}: Fourier transform (marks: fitted R, phase corrected)",
                    "R (A), not phase corrected", f"|chi(R)| (A^-{first.kweight + 1})")
+
+
+def rdf_figure(rdf: dict | None, edge: str = "") -> go.Figure:
+    """The partial RDF of ``Result.rdf`` (exelfs.pipeline.rdf): per kind of neighbour the mean n_B(r) (line,
+    atoms per A against r in A), its lo-hi band (filled) and the crystal's shells (dotted, with their N);
+    an unseen spectrum (rdf["unseen"]) says so in the title. None: an empty figure with a hint."""
+    if not rdf:
+        return empty_figure("tick 'partial RDF' with the nn method and run the analysis to see the RDF")
+    r = np.asarray(rdf["r"], float)
+    fig = go.Figure()
+    for i, kind in enumerate(rdf["g"]):
+        rgb = ",".join(str(c) for c in KIND_COLOURS[i % len(KIND_COLOURS)])
+        fig.add_trace(go.Scatter(x=r, y=rdf["lo"][kind], mode="lines", line=dict(width=0), showlegend=False,
+                                 hoverinfo="skip", legendgroup=kind, name=f"{kind} band low"))
+        fig.add_trace(go.Scatter(x=r, y=rdf["hi"][kind], mode="lines", line=dict(width=0), fill="tonexty",
+                                 fillcolor=f"rgba({rgb},0.2)", legendgroup=kind, name=f"{kind} band"))
+        fig.add_trace(go.Scatter(x=r, y=rdf["g"][kind], mode="lines", line=dict(color=f"rgb({rgb})", width=1.5),
+                                 legendgroup=kind, name=f"{kind} neighbours"))
+        for shell in next((s["peaks"] for s in rdf.get("shells", []) if s["scatterer"] == kind), []):
+            fig.add_vline(x=shell["r_ref"], line=dict(color=f"rgb({rgb})", dash="dot", width=1),
+                          annotation_text=f"{kind} N={shell['n_ref']:g}", annotation_font_color=f"rgb({rgb})")
+    title = f"{edge}: partial RDF around the absorber (network, band ~95 %; dotted: crystal shells)".lstrip(": ")
+    if rdf.get("unseen"):
+        title = f"{UNSEEN}; {title}"
+        fig.add_annotation(text=rdf.get("unseen_reason") or "the RDF network has not seen a spectrum like this",
+                           x=0.5, y=0.9, xref="paper", yref="paper", showarrow=False, font=dict(color=MARK))
+    fig.update_xaxes(range=[float(r[0]), float(r[-1])])
+    fig.update_yaxes(rangemode="tozero")
+    return _layout(fig, title, "r (A)", "atoms per A")

@@ -1,6 +1,7 @@
 """The page: four steps (load, spectrum and edges, structure, analysis), with the stable element ids of
 the GUI contract (DESIGN.md): ``upload``, ``spectrum-plot``, ``identification``, ``structure-view``,
-``chi-plot``, ``ft-plot``, ``results``. Built anew for every page load, so every tab gets its own
+``chi-plot``, ``ft-plot``, ``results``; also ``rdf-option`` (compute the partial RDF with the nn method)
+and ``rdf-plot``. Built anew for every page load, so every tab gets its own
 session id and the methods registered at that time."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import uuid
 
 from dash import dash_table, dcc, html
 
-from .figures import empty_figure
+from .figures import empty_figure, rdf_figure
 
 # the pipeline's controls (Settings fields): label, unit, input step
 CONTROLS = (("e0", "E0", "eV", 0.1), ("rbkg", "background rbkg", "A", 0.05), ("kmin", "k min", "1/A", 0.1),
@@ -87,6 +88,8 @@ def _analysis_section(methods: list[str]) -> html.Div:
         html.Div(controls, style=ROW),
         html.Div([html.Span("methods:"), dcc.Checklist(id="methods", options=methods, value=list(methods),
                                                        inline=True),
+                  dcc.Checklist(id="rdf-option", value=[], inline=True, options=[
+                      {"label": "partial RDF (with nn; its network trains on first use, 20-80 s)", "value": "rdf"}]),
                   html.Button("Run the analysis", id="run-analysis", style={"fontWeight": "bold"}),
                   html.Span(id="progress", style={"color": "#555"})], style={**ROW, "marginTop": "8px"}),
         dcc.Interval(id="progress-tick", interval=400, disabled=True),
@@ -99,6 +102,7 @@ def _analysis_section(methods: list[str]) -> html.Div:
                       dcc.Graph(id="ft-plot", figure=empty_figure("step 3: Fourier transform"),
                                 style={"height": "360px", "flex": "1 1 480px"})], style=ROW),
             html.Div(id="results", style={**ROW, "alignItems": "flex-start"}),
+            dcc.Graph(id="rdf-plot", figure=rdf_figure(None), style={"height": "380px", "maxWidth": "900px"}),
         ]),
         html.Div([html.Button("Download the report (zip)", id="download-report"),
                   html.Span(id="download-message")], style={**ROW, "marginTop": "8px"}),

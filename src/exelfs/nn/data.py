@@ -98,6 +98,19 @@ def noise_level(chi_fine, kmin, kmax) -> np.ndarray:
     return np.sqrt(np.median(np.abs(ft) ** 2, axis=1) / np.log(2.0) / np.maximum(np.sum(win ** 2, axis=1), 1.0))
 
 
+def unusable_input(chi_fine, k_range, artefacts) -> str | None:
+    """Why one chi(k) row (on K_FINE) cannot be read by a network trained with ``artefacts``: empty or not
+    finite data, or a k range (1/A) outside the trained one; None when it can."""
+    kmin, kmax = float(k_range[0]), float(k_range[1])
+    if not np.all(np.isfinite(chi_fine)) or np.abs(chi_fine).max() == 0:
+        return "the chi(k) data are empty or not finite"
+    a = artefacts
+    if kmax < a.kmax[0] - 0.5 or kmin > a.kmin[1] + 0.5:
+        return (f"the k range {kmin:.1f}-{kmax:.1f} 1/A lies outside the trained ranges "
+                f"(kmin {a.kmin[0]:g}-{a.kmin[1]:g}, kmax {a.kmax[0]:g}-{a.kmax[1]:g} 1/A)")
+    return None
+
+
 def on_fine_grid(k, chi) -> np.ndarray:
     """chi given on any k grid ((K,) or (B, K)), interpolated onto K_FINE (zero beyond the data)."""
     k = np.asarray(k, float)

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..theory.shells import group_shells
 from .config import TrainConfig
-from .data import K_INPUT, clean_chi, features, noise_level, on_fine_grid
+from .data import K_INPUT, clean_chi, features, noise_level, on_fine_grid, unusable_input
 
 WEIGHTS, META = "weights.pt", "meta.json"
 OUTER_SIGMA2 = 0.016  # A^2: outer shells in the reconstruction (a nuisance the network does not report)
@@ -186,9 +186,6 @@ class NNModel:
         "correlation" (n_spectra, T, T), their correlation matrices. A direct-mode network reads
         instead the power-law-subtracted EELS ``signal`` (n_spectra, len(energy)) on ``energy`` (eV) with
         the extraction's ``e0`` (eV, one or per spectrum); chi still feeds the unseen-spectrum flags."""
-        kmin, kmax = float(k_range[0]), float(k_range[1])
-        a = self.cfg.artefacts
-        short = kmax < a.kmax[0] - 0.5 or kmin > a.kmin[1] + 0.5
         kmin_used, kmax_used = self.k_range_used(k_range)
         fine = on_fine_grid(k, chi)
         if self.cfg.input_mode == "direct":
@@ -208,14 +205,8 @@ class NNModel:
         stats = self.flag_statistics(paths, x, xw, noise, np.full(len(x), kmin_used), np.full(len(x), kmax_used),
                                      mean=mean, spread=spread,
                                      refine_above=self.ppc_threshold(paths) if "s02" in self.names else None)
-        reasons = self.ood_reasons(stats, len(x))
-        bad = ~np.all(np.isfinite(fine), axis=1) | (np.abs(fine).max(axis=1) == 0)
-        for i in range(len(reasons)):
-            if bad[i]:
-                reasons[i] = "the chi(k) data are empty or not finite"
-            elif short:
-                reasons[i] = (f"the k range {kmin:.1f}-{kmax:.1f} 1/A lies outside the trained ranges "
-                              f"(kmin {a.kmin[0]:g}-{a.kmin[1]:g}, kmax {a.kmax[0]:g}-{a.kmax[1]:g} 1/A)")
+        reasons = [unusable_input(row, k_range, self.cfg.artefacts) or why
+                   for row, why in zip(fine, self.ood_reasons(stats, len(x)))]
         out = {}
         for i, n in enumerate(self.names):
             out[n], out[f"{n}_err"] = mean[:, i].astype(float), sigma[:, i].astype(float)

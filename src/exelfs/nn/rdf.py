@@ -36,7 +36,7 @@ from ..simulate.ensembles import FAMILIES, draw_ensembles, ensemble_chi, ensembl
 from ..theory.shells import group_shells
 from .config import Artefacts
 from .check import THEORY_FLOOR, filtered_noise_var
-from .data import K_FINE, K_INPUT, add_artefacts, features, noise_level, on_fine_grid
+from .data import K_FINE, K_INPUT, add_artefacts, features, noise_level, on_fine_grid, unusable_input
 from .predict import META, WEIGHTS, read_network, sha256
 
 FEFF_RMAX = 6.5      # A: FEFF paths the RDF network is trained on (shells past the grid's end included)
@@ -256,14 +256,7 @@ class RDFModel:
         x, xw = features(fine, kmin, kmax, self.rwin, "windowed")
         mean, sigma = self.moments(x)
         stats = self.flag_statistics(paths, x, xw, noise_level(fine, kmin, kmax), kmin, kmax)
-        a = self.cfg.artefacts
-        if not np.all(np.isfinite(fine)) or np.abs(fine).max() == 0:
-            reason = "the chi(k) data are empty or not finite"
-        elif float(k_range[1]) < a.kmax[0] - 0.5 or float(k_range[0]) > a.kmin[1] + 0.5:
-            reason = (f"the k range {float(k_range[0]):.1f}-{float(k_range[1]):.1f} 1/A lies outside the trained "
-                      f"ranges (kmin {a.kmin[0]:g}-{a.kmin[1]:g}, kmax {a.kmax[0]:g}-{a.kmax[1]:g} 1/A)")
-        else:
-            reason = self.ood_reason(stats, 0)
+        reason = unusable_input(fine[0], k_range, self.cfg.artefacts) or self.ood_reason(stats, 0)
         out = {"r": np.round(self.r, 4).tolist(), "g": {}, "lo": {}, "hi": {}}
         for j, kind in enumerate(self.kinds):
             out["g"][kind] = np.round(np.clip(mean[0, j], 0, None), 4).tolist()

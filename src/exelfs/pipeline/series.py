@@ -49,8 +49,12 @@ def _nn_joint_error(plan, results) -> dict:
     """The network's joint error over the series (exelfs.nn.series), from each spectrum's posterior samples."""
     from ..nn.series import series_error
 
+    model = plan.__dict__["_nn_model"]
+    if model.cfg.input_mode == "direct":
+        raise InputError("a temperature series with a direct-mode network (one that reads the EELS spectrum, "
+                         "not chi(k)) has no joint-error model yet: use a chi-reading network or --method fit")
     a = results[0].arrays
-    return series_error(plan.__dict__["_nn_model"], plan.paths, a["k"], [r.arrays["chi"] for r in results],
+    return series_error(model, plan.paths, a["k"], [r.arrays["chi"] for r in results],
                         results[0].k_range, [r.arrays["posterior_samples"] for r in results])
 
 

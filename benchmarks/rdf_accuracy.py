@@ -38,6 +38,7 @@ MISMATCH = {"xas_Fe_K_foil_rt_2016.xdi": ("Cu", "Cu", "K", "xas"), "xas_Cu_K_foi
             "eels_NiO_NiL_OK_atlas.msa": ("Cu", "Cu", "K", "xas"), "eels_MgO_MgK_OK_atlas.msa": ("NiO", "O", "K", "eels")}
 N_HELD = 300
 N_SNAP = 40
+N_PEAK = 60
 SHELLS_SHOWN = 3
 
 
@@ -55,7 +56,7 @@ def _snapshot_inputs(model, paths, atoms, absorber, rng):
 
 def synthetic(case):
     from exelfs.nn.rdf import FAMILIES, FEFF_RMAX, coverage_scores, default_rdf_config, get_rdf_model, make_rdf_set
-    from exelfs.nn.rdf import peaks, shell_windows
+    from exelfs.nn.rdf import peak_table, shell_windows
     from exelfs.structure import reference_atoms
     from exelfs.theory import feff_paths
 
@@ -84,16 +85,49 @@ def synthetic(case):
         total = (g.sum(axis=-1) * cfg.r_step).sum(axis=1)
         cov = coverage_scores(g, mean, sigma, model.band)
         cells = []
-        for w in windows:
-            t = np.array([[(a := peaks(model.r, g[i, 0], [w])[0])["r"], a["n"]] for i in range(len(g))])
-            q = np.array([[(b := peaks(model.r, np.clip(mean[i, 0], 0, None), [w])[0])["r"], b["n"]]
-                          for i in range(len(g))])
+        truth, pred = peak_table(model.r, g[:, 0], windows), peak_table(model.r, mean[:, 0], windows)
+        for w in range(len(windows)):
+            t, q = truth[:, w], pred[:, w]
             ok = t[:, 1] > 0.5
             cells.append(f"{np.nanmedian(np.abs(q[ok, 0] - t[ok, 0])):.3f}, "
                          f"{np.nanmedian(np.abs(q[ok, 1] / t[ok, 1] - 1)):.2f}")
         print(f"| {fam} | {len(g)} | {np.median(iae):.1f} | {np.median(iae / total):.2f} | {' | '.join(cells)} | "
               f"{cov['coverage_1sigma']:.3f} | {cov['coverage_band']:.3f} |")
     print(f"\nscores at training (held-out mix of all families): {json.dumps(model.meta.get('scores'))}")
+    peak_error_calibration(model, paths, cfg, rng)
+
+
+def peak_error_calibration(model, paths, cfg, rng):
+    """Do the peaks' quoted errors (exelfs.nn.rdf peak_errors) hold? N_PEAK held-out spectra of all families,
+    each through predict (its own k range and noise): per shell of the first kind, the median quoted error,
+    the median |error| and the fractions within 1 and 2 quoted errors, for the position and for the area
+    as reported (n, bias corrected) and as g's integral (n_g)."""
+    from exelfs.nn.data import K_FINE
+    from exelfs.nn.rdf import make_rdf_set, peak_table, shell_windows
+
+    s = make_rdf_set(paths, cfg, N_PEAK, rng)
+    windows = shell_windows(paths, model.kinds[0])[:SHELLS_SHOWN]
+    truth = peak_table(model.r, s["g"][:, 0], windows)
+    got = []
+    t0 = time.perf_counter()
+    for i in range(N_PEAK):
+        out = model.predict(paths, K_FINE, s["chi"][i], (s["p"]["kmin"][i], s["p"]["kmax"][i]))
+        got.append([[np.nan if p.get(key) is None else p[key] for key in ("r", "r_err", "n", "n_err", "n_g")]
+                    for p in out["shells"][0]["peaks"][:SHELLS_SHOWN]])
+    got = np.array(got, float)
+    print(f"\nquoted peak errors on {N_PEAK} held-out spectra ({(time.perf_counter() - t0) / N_PEAK:.1f} s each):\n")
+    print("| shell | area | r: quoted | r: median abs err | r within 1 / 2 quoted | area: quoted | "
+          "area: median abs err | area within 1 / 2 quoted |")
+    print("|---|---|---|---|---|---|---|---|")
+    for w, (lo, ref, hi, n) in enumerate(windows):
+        ok = np.isfinite(truth[:, w]).all(axis=1) & np.isfinite(got[:, w]).all(axis=1) & (truth[:, w, 1] > 0.5)
+        er, en = got[ok, w, 1], got[ok, w, 3]
+        dr = np.abs(got[ok, w, 0] - truth[ok, w, 0])
+        for label, col in (("n (reported)", 2), ("area of g", 4)):
+            dn = np.abs(got[ok, w, col] - truth[ok, w, 1])
+            print(f"| {model.kinds[0]} {ref:.2f} A | {label} | {np.median(er):.3f} | {np.median(dr):.3f} | "
+                  f"{np.mean(dr <= er):.2f} / {np.mean(dr <= 2 * er):.2f} | {np.median(en):.2f} | {np.median(dn):.2f} | "
+                  f"{np.mean(dn <= en):.2f} / {np.mean(dn <= 2 * en):.2f} |")
 
 
 def real():
@@ -107,6 +141,7 @@ def real():
     print("| file | edge | kind | k range | peak r (A) | ref r | dr | area (N) | ref n | dA/n | band at peak | unseen | "
           "spread / thr | recon / thr | s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("(peak r and area with their quoted errors; '(prior)' where the area is no better known than the prior)")
     for name, edge in REAL_CASES:
         entry = manifest[name]
         ref = entry["shells"][edge][0]
@@ -117,12 +152,17 @@ def real():
             print(f"| {name} | {edge} | refused: {str(exc)[:80]} |")
             continue
         rdf = res.rdf
-        pk = next(s["peaks"][0] for s in rdf["shells"] if s["scatterer"] == ref["scatterer"])
+        shell = next(s for s in rdf["shells"] if s["scatterer"] == ref["scatterer"])
+        pk = min(shell["peaks"] + shell["undetermined_peaks"], key=lambda p: abs(p["r_ref"] - ref["r"]))
+        if pk in shell["undetermined_peaks"]:
+            print(f"| {name} | {edge} | {ref['scatterer']} | undetermined: {pk['reason']} |")
+            continue
         r = np.asarray(rdf["r"])
         i = int(np.argmin(np.abs(r - pk["r"])))
         band = f"{rdf['lo'][ref['scatterer']][i]:.0f}-{rdf['hi'][ref['scatterer']][i]:.0f}"
         print(f"| {name} | {edge} | {ref['scatterer']} | {rdf['k_range'][0]:.1f}-{rdf['k_range'][1]:.1f} | "
-              f"{pk['r']:.3f} | {ref['r']:.3f} | {pk['r'] - ref['r']:+.3f} | {pk['n']:.1f} | {ref['n']} | "
+              f"{pk['r']:.3f} ± {pk['r_err']:.3f} | {ref['r']:.3f} | {pk['r'] - ref['r']:+.3f} | "
+              f"{pk['n']:.1f} ± {pk['n_err']:.1f}{' (prior)' if pk['n_prior_echoed'] else ''} | {ref['n']} | "
               f"{pk['n'] / ref['n'] - 1:+.2f} | {band} | {_flag_cells(rdf)} | {time.perf_counter() - t0:.0f} |")
         chis[name] = res
     return chis

@@ -142,19 +142,25 @@ def test_rdf_figure_lines_bands_and_unseen_title():
     r = [1.0, 2.0, 3.0]
     rdf = {"r": r, "g": {"Mg": [0.0, 5.0, 1.0], "O": [0.0, 1.0, 8.0]},
            "lo": {"Mg": [0.0, 4.0, 0.5], "O": [0.0, 0.5, 6.0]}, "hi": {"Mg": [0.1, 6.0, 1.5], "O": [0.2, 1.5, 10.0]},
-           "shells": [{"scatterer": "Mg", "peaks": [{"r_ref": 2.106, "n_ref": 6.0, "r": 2.1, "n": 5.8}]}],
+           "shells": [{"scatterer": "Mg", "peaks": [{"r_ref": 2.106, "n_ref": 6.0, "r": 2.1, "r_err": 0.04, "n": 5.8,
+                                                     "n_err": 0.9}]},
+                      {"scatterer": "O", "peaks": [], "undetermined_peaks": [{"r_ref": 2.98, "n_ref": 12.0, "r": 2.9,
+                                                                              "n": 7.0, "reason": "too wide"}]}],
            "unseen": False, "unseen_reason": None}
     fig = rdf_figure(rdf, "O_K")
-    assert [t.name for t in fig.data] == ["Mg band low", "Mg band", "Mg neighbours", "O band low", "O band",
-                                          "O neighbours"]
-    lo, hi, mean = fig.data[3:6]
+    assert [t.name for t in fig.data] == ["Mg band low", "Mg band", "Mg neighbours", "Mg peaks (r ± error)",
+                                          "O band low", "O band", "O neighbours"]
+    marks = fig.data[3]                                             # the answered peak: position, error, area
+    assert list(marks.x) == [2.1] and list(marks.error_x.array) == [0.04] and "5.8 ± 0.9" in marks.text[0]
+    assert marks.y[0] == pytest.approx(6.0 + 0.1 * (1.5 - 6.0))     # on the band's upper edge
+    lo, hi, mean = fig.data[4:7]
     assert list(lo.y) == [0.0, 0.5, 6.0] and list(hi.y) == [0.2, 1.5, 10.0] and list(mean.y) == [0.0, 1.0, 8.0]
     assert hi.fill == "tonexty" and lo.fill is None and list(mean.x) == r
     assert fig.data[1].fillcolor != hi.fillcolor                   # each kind its own colour
     assert fig.layout.xaxis.title.text == "r (A)" and fig.layout.yaxis.title.text == "atoms per A"
     assert tuple(fig.layout.xaxis.range) == (1.0, 3.0)
-    assert [s.x0 for s in fig.layout.shapes] == [2.106]          # the crystal's Mg shell, with its N
-    assert [a.text for a in fig.layout.annotations] == ["Mg N=6"]
+    assert [s.x0 for s in fig.layout.shapes] == [2.106, 2.98]    # the crystal's shells, undetermined ones too
+    assert [a.text for a in fig.layout.annotations] == ["Mg N=6", "O N=12"]
     assert fig.layout.title.text.startswith("O_K: partial RDF") and "unseen" not in fig.layout.title.text
     unseen = rdf_figure({**rdf, "unseen": True, "unseen_reason": "k range 3-6 1/A is short"}, "O_K")
     assert unseen.layout.title.text.startswith("unseen spectrum: not a result")

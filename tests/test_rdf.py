@@ -129,3 +129,45 @@ def test_unseen_rdf_figure_is_marked(tiny, cu_paths):
     draw_rdf(ax, rdf)
     assert ax.get_title().startswith("UNRELIABLE") and any("UNSEEN" in t.get_text() for t in ax.texts)
     plt.close(fig)
+
+
+def test_peak_errors_grow_with_noise_and_the_rule_drops_an_unsupported_peak(tiny, cu_paths):
+    from exelfs.pipeline.rdf import judge_peaks
+    from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params
+
+    model, _ = tiny
+    k = np.arange(0, 15, 0.05)
+    shells = group_shells(cu_paths)
+    chi = chi_from_paths(cu_paths, k, shell_to_path_params(cu_paths, {"s02": 0.9, "sigma2": np.full(len(shells), 0.006)},
+                                                           shells))
+    clean = model.predict(cu_paths, k, chi, (3.0, 13.0))
+    noisy = model.predict(cu_paths, k, chi + 0.3 * np.random.default_rng(5).standard_normal(k.size) / np.maximum(k, 1) ** 2,
+                          (3.0, 8.0))
+    first, rough = clean["shells"][0]["peaks"][0], noisy["shells"][0]["peaks"][0]
+    # the first-shell prior: lattice +-8 % of 2.55 A and +-0.03 A own shift, uniform: sd about 0.12 A
+    assert 0.09 < first["r_prior_sd"] < 0.15
+    assert 0.003 < first["r_err"] < 0.5 * first["r_prior_sd"] and abs(first["r"] - shells[0]["reff"]) < 3 * first["r_err"]
+    assert rough["r_err"] > 1.3 * first["r_err"]  # noisier and shorter: less said about the distance
+    assert "peak_errors_from" in clean
+    fake = [{"scatterer": "Cu", "peaks": [dict(first), {**first, "r_ref": 3.61, "r_err": 0.9 * first["r_prior_sd"]}]}]
+    notes = judge_peaks(fake)
+    assert [p["r_ref"] for p in fake[0]["peaks"]] == [first["r_ref"]]
+    assert fake[0]["undetermined_peaks"][0]["r_ref"] == 3.61 and "do not determine" in fake[0]["undetermined_peaks"][0]["reason"]
+    assert any("undetermined_peaks" in n for n in notes)
+
+
+def test_real_ni_foil_first_peak_with_its_error(manifest, tmp_path, monkeypatch):
+    """The default RDF network (trained here, about a minute) on the real Ni K foil: the first peak at the
+    reference distance within 0.03 A and 3 quoted errors, its area within 20 % of N = 12 and 3 errors."""
+    from exelfs.io import read_spectrum
+    from exelfs.pipeline import analyze
+
+    monkeypatch.setenv("EXELFS_CACHE", str(tmp_path / "cache"))
+    entry = next(e for e in manifest if e["file"] == "xas_Ni_K_foil_rt.xdi")
+    ref = entry["shells"]["Ni_K"][0]
+    res = analyze(read_spectrum(entry["path"]), edge="Ni_K", structure=entry["structure"], method="nn", rdf=True)
+    assert res.rdf["unseen"] is False
+    first = res.rdf["shells"][0]["peaks"][0]
+    assert abs(first["r"] - ref["r"]) < min(0.03, 3 * first["r_err"] + 0.005) and first["r_err"] < 0.03
+    assert abs(first["n"] / ref["n"] - 1) < 0.2 and abs(first["n"] - ref["n"]) < 3 * first["n_err"]
+    assert first["r_err"] < 0.3 * first["r_prior_sd"]  # X-ray to 14 1/A: the data, not the prior, place the peak

@@ -49,6 +49,7 @@ def make_example():
 def run_demo(out_dir="exelfs-demo") -> dict:
     """Run identify, structure, extraction and shell fit on the example; write figures to out_dir."""
     from .pipeline import analyze, format_result, make_plan, run
+    from .pipeline.rdf import kind_peaks
     from .edges import format_identification, identify
     from .structure import format_structure, render_cluster, structure_report
 
@@ -89,10 +90,15 @@ def run_demo(out_dir="exelfs-demo") -> dict:
         if not res.shells:
             print(f"{'-':<8}{name:<9}no answer: {res.undetermined_shells[0]['reason'] if res.undetermined_shells else ''}")
     print("\n== 6. partial RDF around Mg (network, ~95 % band) ==")
-    print(f"{'shell':<8}{'R true':>8}{'peak r':>9}{'N true':>8}{'area':>8}")
+    print(f"{'shell':<8}{'R true':>8}{'peak r':>17}{'N true':>8}{'area':>14}")
     for t in truth:
-        peak = next(s["peaks"][0] for s in network.rdf["shells"] if s["scatterer"] == t["scatterer"])
-        print(f"{t['scatterer']:<8}{t['r']:>8.3f}{peak['r']:>9.3f}{t['n']:>8d}{peak['n']:>8.1f}")
+        answered, undetermined = kind_peaks(network.rdf, t["scatterer"])
+        peak = min(answered + undetermined, key=lambda p: abs(p["r_ref"] - t["r"]))
+        if peak in undetermined:
+            print(f"{t['scatterer']:<8}{t['r']:>8.3f}  undetermined: {peak['reason']}")
+            continue
+        print(f"{t['scatterer']:<8}{t['r']:>8.3f}{peak['r']:>9.3f} ± {peak['r_err']:.3f}{t['n']:>8d}"
+              f"{peak['n']:>8.1f} ± {peak['n_err']:.1f}")
     from .pipeline.rdf_figure import rdf_figure
 
     rdf_figure(network).savefig(out / "rdf.png", dpi=120)

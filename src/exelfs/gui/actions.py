@@ -278,7 +278,7 @@ def analyse(session: Session, edge: str | None, controls: dict, methods: list[st
         for m in methods:
             with_rdf = rdf and m == "nn"
             session.progress = (f"background, E0, chi(k) and the {m} analysis" +
-                                (" with the partial RDF (its network trains on first use: 20-80 s)" if with_rdf
+                                (" with the partial RDF (its network trains on first use: 1-2 min)" if with_rdf
                                  else ""))
             try:
                 results[m] = run(plan, data, lowloss=session.lowloss, method=m, rdf=with_rdf)

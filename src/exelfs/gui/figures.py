@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..pipeline.rdf import kind_peaks
 from ..units import e_from_k
 
 DATA, MARK, EDGE, WINDOW = "#222222", "#d62728", "#1f77b4", "rgba(44,160,44,0.13)"
@@ -160,7 +161,8 @@ def chir_figure(results: dict) -> go.Figure:
 
 def rdf_figure(rdf: dict | None, edge: str = "") -> go.Figure:
     """The partial RDF of ``Result.rdf`` (exelfs.pipeline.rdf): per kind of neighbour the mean n_B(r) (line,
-    atoms per A against r in A), its lo-hi band (filled) and the crystal's shells (dotted, with their N);
+    atoms per A against r in A), its lo-hi band (filled), the crystal's shells (dotted, with their N) and the
+    answered peaks (triangles: position ± error, hover: area ± error);
     an unseen spectrum (rdf["unseen"]) says so in the title. None: an empty figure with a hint."""
     if not rdf:
         return empty_figure("tick 'partial RDF' with the nn method and run the analysis to see the RDF")
@@ -174,9 +176,17 @@ def rdf_figure(rdf: dict | None, edge: str = "") -> go.Figure:
                                  fillcolor=f"rgba({rgb},0.2)", legendgroup=kind, name=f"{kind} band"))
         fig.add_trace(go.Scatter(x=r, y=rdf["g"][kind], mode="lines", line=dict(color=f"rgb({rgb})", width=1.5),
                                  legendgroup=kind, name=f"{kind} neighbours"))
-        for shell in next((s["peaks"] for s in rdf.get("shells", []) if s["scatterer"] == kind), []):
+        answered, undetermined = kind_peaks(rdf, kind)
+        for shell in answered + undetermined:
             fig.add_vline(x=shell["r_ref"], line=dict(color=f"rgb({rgb})", dash="dot", width=1),
                           annotation_text=f"{kind} N={shell['n_ref']:g}", annotation_font_color=f"rgb({rgb})")
+        if answered:
+            fig.add_trace(go.Scatter(x=[p["r"] for p in answered], y=[np.interp(p["r"], r, rdf["hi"][kind]) for p in answered],
+                                     mode="markers", marker=dict(symbol="triangle-down", color=f"rgb({rgb})"),
+                                     error_x=dict(array=[p.get("r_err") or 0 for p in answered]), legendgroup=kind,
+                                     name=f"{kind} peaks (r ± error)",
+                                     text=[f"r {p['r']:.3f} ± {p.get('r_err') or 0:.3f} A, area {p['n']:.1f} ± "
+                                           f"{p.get('n_err') or 0:.1f}" for p in answered], hoverinfo="text"))
     title = f"{edge}: partial RDF around the absorber (network, band ~95 %; dotted: crystal shells)".lstrip(": ")
     if rdf.get("unseen"):
         title = f"{UNSEEN}; {title}"

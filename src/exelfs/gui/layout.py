@@ -89,7 +89,7 @@ def _analysis_section(methods: list[str]) -> html.Div:
         html.Div([html.Span("methods:"), dcc.Checklist(id="methods", options=methods, value=list(methods),
                                                        inline=True),
                   dcc.Checklist(id="rdf-option", value=[], inline=True, options=[
-                      {"label": "partial RDF (with nn; its network trains on first use, 20-80 s)", "value": "rdf"}]),
+                      {"label": "partial RDF (with nn; its network trains on first use, 1-2 min)", "value": "rdf"}]),
                   html.Button("Run the analysis", id="run-analysis", style={"fontWeight": "bold"}),
                   html.Span(id="progress", style={"color": "#555"})], style={**ROW, "marginTop": "8px"}),
         dcc.Interval(id="progress-tick", interval=400, disabled=True),

@@ -18,6 +18,9 @@ on a grid over the prior (a network that claims atoms the data do not show fails
 windowed, Fourier-filtered residual over the filtered noise plus exelfs.nn.check.THEORY_FLOOR of the signal,
 as the shell networks' posterior-predictive check); thresholds at exelfs.nn.train.OOD_QUANTILE of
 held-out synthetic spectra. Also flagged: empty data and a k range outside the trained one.
+Per crystal shell, the peak's position and area carry errors made for the spectrum (``peak_errors``:
+synthetic spectra of the training prior at its own k range and noise, read by the network, the truths
+nearest its prediction regression-adjusted to it).
 Trained on demand and cached (exelfs.cache kind 'rdf'). Units: r A, n_B(r) 1/A, k 1/A, E0 eV.
 """
 
@@ -44,6 +47,9 @@ SIGNAL_FRAC = 0.05   # bins where the truth exceeds this fraction of its maximum
 FORMAT = "exelfs-rdf-3"  # of the saved files; part of the cache name, so a new format never meets an old entry
 BAND_LEVEL = 0.954   # lo/hi: the calibrated central band holding this fraction of held-out truths
 E0_STEP = 2.0        # eV: grid of E0 over the prior on which the reconstruction check takes its best E0
+PEAK_DRAWS = 2000    # synthetic spectra at a spectrum's own k range and noise that give its peaks' errors
+PEAK_KEEP = 0.15     # fraction of them, nearest in predicted peak, taken as the peak's posterior
+PEAK_SEED = 13
 
 
 @dataclass
@@ -66,7 +72,7 @@ class RDFConfig:
     lattice: tuple = (-0.08, 0.08)
     mixed_fraction: float = 0.2
     arch: dict = field(default_factory=lambda: {"members": 5, "hidden": 256, "layers": 2})
-    samples: int = 12000
+    samples: int = 36000
     epochs: int = 16
     batch: int = 512
     lr: float = 3e-3
@@ -113,18 +119,28 @@ def r_window(shells) -> tuple:
     return max(0.7, 0.6 * shells[0]["reff"]), 6.35
 
 
-def make_rdf_set(paths, cfg: RDFConfig, n: int, rng, families=None) -> dict:
+def make_rdf_set(paths, cfg: RDFConfig, n: int, rng, families=None, conditions=None) -> dict:
     """n samples: inputs 'x' (n, len(K_INPUT) + 2), windowed k^2 chi 'xw' (n, len(K_INPUT)), its noise
-    estimate 'noise' (n,), targets 'g' (n, K, len(r)), the ensembles 'ens' and nuisances 'p';
-    ``families`` overrides the config's (e.g. one family for a benchmark)."""
+    estimate 'noise' (n,), chi(k) 'chi' (n, len(K_FINE)), targets 'g' (n, K, len(r)), the ensembles 'ens'
+    and nuisances 'p';
+    ``families`` overrides the config's (e.g. one family for a benchmark); ``conditions`` {"kmin", "kmax"
+    (1/A), "noise" (rms of k^2 chi per point, white, as exelfs.nn.data.noise_level measures it)} fixes
+    those of one spectrum instead of drawing them."""
     shells = group_shells(paths)
     ens = draw_ensembles(shells, n, rng, families=families or cfg.families, lattice=cfg.lattice,
                          mixed_fraction=cfg.mixed_fraction)
     p = _nuisances(cfg, n, rng)
+    if conditions:
+        p.update(kmin=np.full(n, float(conditions["kmin"])), kmax=np.full(n, float(conditions["kmax"])),
+                 noise=np.zeros(n))
     chi = ensemble_chi(paths, shells, ens, K_FINE, p["s02"], p["e0"], cfg.l2_shift_ev, p["l2w"])
     chi = add_artefacts(chi, p, rng)
+    if conditions:
+        white = rng.standard_normal(chi.shape).astype(np.float32) / np.maximum(K_FINE, 0.5) ** 2
+        chi = chi + (float(conditions["noise"]) * white).astype(np.float32)
+        chi[:, K_FINE > p["kmax"][0] + 0.6] = 0.0
     x, xw = features(chi, p["kmin"], p["kmax"], r_window(shells), "windowed")
-    return {"x": x, "xw": xw, "noise": noise_level(chi, p["kmin"], p["kmax"]),
+    return {"x": x, "xw": xw, "noise": noise_level(chi, p["kmin"], p["kmax"]), "chi": chi,
             "g": ensemble_rdf(ens, cfg.r, cfg.broadening), "ens": ens, "p": p}
 
 
@@ -246,16 +262,58 @@ class RDFModel:
                     f"held-out synthetic spectra stay below {t['spread']:.2f})")
         return None
 
+    def peak_errors(self, paths, predicted: dict, k_range, noise: float, n: int = PEAK_DRAWS,
+                    seed: int = PEAK_SEED) -> dict:
+        """Per kind, per crystal-shell window (shell_windows), the error of the predicted peak (``predicted``:
+        {kind: (W, 2) position A, area atoms}) at this spectrum's conditions: n ensembles of the training prior
+        simulated on its k range (1/A, as used) with its noise level, read by the network; per peak, the
+        truths of the PEAK_KEEP fraction whose predicted (position, area) lie nearest the spectrum's (scaled
+        by their spread), regression-adjusted to it, give the posterior: position and area error (sd), the
+        network's bias there (prediction - posterior mean) and the prior's sd (all n truths).
+        {kind: [dict per window]}."""
+        rng = np.random.default_rng(seed)
+        sim = make_rdf_set(paths, self.cfg, n, rng, conditions={"kmin": k_range[0], "kmax": k_range[1],
+                                                                "noise": noise})
+        mean, _ = self.moments(sim["x"])
+        keep = max(int(PEAK_KEEP * n), 20)
+        out = {}
+        for j, kind in enumerate(self.kinds):
+            windows = shell_windows(paths, kind)
+            truth, pred = peak_table(self.r, sim["g"][:, j], windows), peak_table(self.r, mean[:, j], windows)
+            rows = []
+            for w in range(len(windows)):
+                obs = np.asarray(predicted[kind][w], float)
+                ok = np.all(np.isfinite(pred[:, w]), axis=1) & np.all(np.isfinite(truth[:, w]), axis=1)
+                if not np.all(np.isfinite(obs)) or ok.sum() < 2 * keep:
+                    rows.append(None)
+                    continue
+                p, t = pred[ok, w], truth[ok, w]
+                d = np.sum(((p - obs) / np.maximum(p.std(axis=0), 1e-9)) ** 2, axis=1)
+                near = np.argsort(d)[:keep]
+                # regression adjustment (Beaumont et al. 2002): the truths moved along their local linear
+                # trend to the spectrum's own prediction, so the acceptance radius does not widen the error
+                design = np.column_stack([np.ones(keep), p[near] - obs])
+                coef, *_ = np.linalg.lstsq(design, t[near], rcond=None)
+                post = t[near] - (p[near] - obs) @ coef[1:]
+                rows.append({"r_err": float(post[:, 0].std()), "n_err": float(post[:, 1].std()),
+                             "r_bias": float(obs[0] - post[:, 0].mean()), "n_bias": float(obs[1] - post[:, 1].mean()),
+                             "r_prior_sd": float(t[:, 0].std()), "n_prior_sd": float(t[:, 1].std())})
+            out[kind] = rows
+        return out
+
     def predict(self, paths, k, chi, k_range) -> dict:
         """The contract's rdf dict for one chi(k) (unweighted, 1/A grid k) and the model's FEFF ``paths``:
         "r" (A), "g", "lo", "hi" ({kind: list}, atoms per A; lo/hi the calibrated central 95.4 % band), plus
-        "band", "units", "k_range" and the unseen-spectrum flag: "unseen" (bool), "unseen_reason" (sentence
-        or None), "checks" ({statistic name: {"statistic", "threshold"}})."""
+        "band", "units", "k_range", "shells" (per kind its peaks in the crystal's shell windows: position r
+        (A), area n (atoms; _peak_entry), their errors, bias and prior sd from ``peak_errors``), "peak_errors_from" and the
+        unseen-spectrum flag: "unseen" (bool), "unseen_reason" (sentence or None), "checks" ({statistic name:
+        {"statistic", "threshold"}})."""
         kmin, kmax = self.k_range_used(k_range)
         fine = on_fine_grid(k, chi)
         x, xw = features(fine, kmin, kmax, self.rwin, "windowed")
         mean, sigma = self.moments(x)
-        stats = self.flag_statistics(paths, x, xw, noise_level(fine, kmin, kmax), kmin, kmax)
+        noise = noise_level(fine, kmin, kmax)
+        stats = self.flag_statistics(paths, x, xw, noise, kmin, kmax)
         reason = unusable_input(fine[0], k_range, self.cfg.artefacts) or self.ood_reason(stats, 0)
         out = {"r": np.round(self.r, 4).tolist(), "g": {}, "lo": {}, "hi": {}}
         for j, kind in enumerate(self.kinds):
@@ -270,6 +328,16 @@ class RDFModel:
         out["unseen_reason"] = reason
         out["checks"] = {n: {"statistic": round(float(stats[n][0]), 4), "threshold": round(self.meta["thresholds"][n], 4)}
                          for n in self.meta["thresholds"]}
+        found = {kind: peaks(self.r, out["g"][kind], shell_windows(paths, kind)) for kind in self.kinds}
+        errors = self.peak_errors(paths, {kind: [(q["r"], q["n"]) for q in found[kind]] for kind in self.kinds},
+                                  (kmin, kmax), float(noise[0]))
+        out["shells"] = [{"scatterer": kind, "peaks": [_peak_entry(q, e) for q, e in zip(found[kind], errors[kind])]}
+                         for kind in self.kinds]
+        out["peak_errors_from"] = (f"{PEAK_DRAWS} ensembles of the training prior simulated at this spectrum's k "
+                                   f"range and noise, read by the network; per peak the truths of the "
+                                   f"{100 * PEAK_KEEP:.0f} % whose predicted peak lies nearest this one, "
+                                   "regression-adjusted to it "
+                                   "(chi-level spectra: for EELS the extraction's own errors are not in it)")
         return out
 
     def save(self, folder) -> Path:
@@ -287,6 +355,16 @@ class RDFModel:
                 "rwin": list(self.rwin), "n_inputs": int(K_INPUT.size + 2), "sha256": sha256(folder / WEIGHTS)}
         (folder / META).write_text(json.dumps(meta, indent=1))
         return folder
+
+
+def _peak_entry(found: dict, error: dict | None) -> dict:
+    """One peak of the contract: r_ref, n_ref, r (centroid of g, A), n_g (area of g) and, with its error
+    (peak_errors), n = n_g - n_bias (the area's posterior mean: on held-out spectra the area of g runs low,
+    half the error goes with the bias; the centroid's bias is not subtracted, which did not help there)."""
+    out = {**found, "n_g": found["n"], **(error or {})}
+    if error:
+        out["n"] = found["n"] - error["n_bias"]
+    return {key: round(v, 4) for key, v in out.items()}
 
 
 def load_rdf_model(folder) -> RDFModel:
@@ -432,13 +510,25 @@ def shell_windows(paths, kind: str, r_max: float = 6.0, merge: float = 0.3) -> l
     return out
 
 
+def peak_table(r, g, windows) -> np.ndarray:
+    """(B, W, 2): per row of g (B, R) and window (r_lo, r_ref, r_hi, n_ref) the peak's position (centroid,
+    A; NaN without atoms) and area (atoms) of g clipped at 0."""
+    r, g = np.asarray(r, float), np.clip(np.atleast_2d(np.asarray(g, float)), 0, None)
+    out = np.full((len(g), len(windows), 2), np.nan)
+    for i, (lo, _, hi, _) in enumerate(windows):
+        sel = (r >= lo) & (r < hi)
+        if sel.sum() < 2:
+            out[:, i, 1] = 0.0
+            continue
+        area = np.trapezoid(g[:, sel], r[sel], axis=1)
+        out[:, i, 1] = area
+        moment = np.trapezoid(g[:, sel] * r[sel], r[sel], axis=1)
+        out[:, i, 0] = np.where(area > 0, moment / np.where(area > 0, area, 1.0), np.nan)
+    return out
+
+
 def peaks(r, g, windows) -> list[dict]:
     """Per window (r_lo, r_ref, r_hi, n_ref): the peak's position (centroid, A) and area (atoms) of g (R,)."""
-    r, g = np.asarray(r, float), np.clip(np.asarray(g, float), 0, None)
-    out = []
-    for lo, ref, hi, n in windows:
-        sel = (r >= lo) & (r < hi)
-        area = float(np.trapezoid(g[sel], r[sel])) if sel.sum() > 1 else 0.0
-        pos = float(np.trapezoid(g[sel] * r[sel], r[sel]) / area) if area > 0 else float("nan")
-        out.append({"r_ref": float(ref), "n_ref": float(n), "r": pos, "n": area})
-    return out
+    t = peak_table(r, g, windows)[0]
+    return [{"r_ref": float(w[1]), "n_ref": float(w[3]), "r": float(t[i, 0]), "n": float(t[i, 1])}
+            for i, w in enumerate(windows)]

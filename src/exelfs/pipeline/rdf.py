@@ -2,16 +2,20 @@
 methods analysed, with FEFF paths to 6.5 A of the plan's structure; for EELS from k = EELS_KMIN at the
 lowest (the near-edge structure below is not in the ensembles' EXAFS model; on the real MgO and NiO O K
 spectra starting at 3 instead of 2 1/A moves the first peak 0.02-0.03 A closer to the reference distance,
-while on the X-ray foils it moves it 0.01 A away). Units: r A, g atoms per A, k 1/A."""
+while on the X-ray foils it moves it 0.01 A away). Each peak's position and area carry the errors the
+network makes at this spectrum's k range and noise; the prior-echo rule of exelfs.pipeline.neighbours
+applies to them as to shells. Units: r A, g atoms per A, k 1/A."""
 
 from __future__ import annotations
+
+from .neighbours import PRIOR_ECHO
 
 EELS_KMIN = 3.0  # 1/A
 
 
 def rdf_for(plan, chi_input) -> tuple[dict, list]:
-    """(the contract's "rdf" dict {r, g, lo, hi, ..., unseen, unseen_reason, checks}, notes) for the plan's
-    edge and structure; an unseen spectrum (exelfs.nn.rdf) adds a note that the RDF is unreliable."""
+    """(the contract's "rdf" dict {r, g, lo, hi, shells, ..., unseen, unseen_reason, checks}, notes) for the
+    plan's edge and structure; an unseen spectrum (exelfs.nn.rdf) adds a note that the RDF is unreliable."""
     from ..nn import rdf as nn_rdf
     from ..theory import feff_paths
 
@@ -21,12 +25,47 @@ def rdf_for(plan, chi_input) -> tuple[dict, list]:
     kmin = max(float(chi_input.k_range[0]), EELS_KMIN) if plan.kind == "eels" else float(chi_input.k_range[0])
     k_range = (kmin, float(chi_input.k_range[1]))
     out = model.predict(paths, chi_input.k, chi_input.chi, k_range)
-    out["shells"] = [{"scatterer": kind, "peaks": [{k: round(v, 4) for k, v in p.items()}
-                                                   for p in nn_rdf.peaks(model.r, out["g"][kind],
-                                                                         nn_rdf.shell_windows(paths, kind))]}
-                     for kind in model.kinds]
+    notes += judge_peaks(out["shells"])
     out["scores"] = model.meta.get("scores")
     if out["unseen"]:
         notes.append(f"the partial RDF is unreliable: the RDF network has not seen a spectrum like this one "
                      f"({out['unseen_reason']})")
     return out, [str(n) for n in getattr(paths, "notes", [])] + notes
+
+
+def judge_peaks(shells: list) -> list[str]:
+    """The prior-echo rule on RDF peaks (in place): a peak whose position error is above PRIOR_ECHO times the
+    prior's sd of it (or that has no error) moves from its kind's "peaks" to "undetermined_peaks" with the
+    reason; an area that wide stays, marked "n_prior_echoed". Returns the notes saying so."""
+    notes, wide = [], []
+    for shell in shells:
+        kept, dropped = [], []
+        for p in shell["peaks"]:
+            name = f"{shell['scatterer']} near {p['r_ref']:.2f} A"
+            if p.get("r_err") is None:
+                dropped.append({**p, "reason": "too few simulated spectra showed this peak to give it an error"})
+                continue
+            ratio = p["r_err"] / max(p["r_prior_sd"], 1e-9)
+            if ratio > PRIOR_ECHO:
+                dropped.append({**p, "reason": (f"the data do not determine it: position error {p['r_err']:.3f} A is "
+                                                f"{ratio:.2f}x the prior's {p['r_prior_sd']:.3f} A (above {PRIOR_ECHO:g})")})
+                continue
+            p["n_prior_echoed"] = bool(p["n_err"] > PRIOR_ECHO * p["n_prior_sd"])
+            if p["n_prior_echoed"]:
+                wide.append(name)
+            kept.append(p)
+        shell["peaks"], shell["undetermined_peaks"] = kept, dropped
+        if dropped:
+            where = ", ".join(f"{p['r_ref']:.2f}" for p in dropped)
+            notes.append(f"RDF peaks of {shell['scatterer']} near {where} A "
+                         f"are not determined by these data; they are listed under undetermined_peaks")
+    if wide:
+        notes.append(f"the RDF peak areas of {', '.join(wide)} are no better known than the training prior's spread "
+                     f"(S0^2 0.7-1.0 and the trade of N against sigma2): read them as the prior's")
+    return notes
+
+
+def kind_peaks(rdf: dict, kind: str) -> tuple[list, list]:
+    """(answered, undetermined) RDF peaks of one kind of neighbour (judge_peaks)."""
+    shell = next((s for s in rdf.get("shells", []) if s["scatterer"] == kind), {})
+    return list(shell.get("peaks", [])), list(shell.get("undetermined_peaks", []))

@@ -101,21 +101,24 @@ def peak_error_calibration(model, paths, cfg, rng):
     """Do the peaks' quoted errors (exelfs.nn.rdf peak_errors) hold? N_PEAK held-out spectra of all families,
     each through predict (its own k range and noise): per shell of the first kind, the median quoted error,
     the median |error| and the fractions within 1 and 2 quoted errors, for the position and for the area
-    as reported (n, bias corrected) and as g's integral (n_g)."""
+    as reported (n, bias corrected) and as g's integral (n_g); and how many of them the unseen flag (with
+    thresholds at each spectrum's own conditions) wrongly flags."""
     from exelfs.nn.data import K_FINE
     from exelfs.nn.rdf import make_rdf_set, peak_table, shell_windows
 
     s = make_rdf_set(paths, cfg, N_PEAK, rng)
     windows = shell_windows(paths, model.kinds[0])[:SHELLS_SHOWN]
     truth = peak_table(model.r, s["g"][:, 0], windows)
-    got = []
+    got, flagged = [], 0
     t0 = time.perf_counter()
     for i in range(N_PEAK):
         out = model.predict(paths, K_FINE, s["chi"][i], (s["p"]["kmin"][i], s["p"]["kmax"][i]))
+        flagged += out["unseen"]
         got.append([[np.nan if p.get(key) is None else p[key] for key in ("r", "r_err", "n", "n_err", "n_g")]
                     for p in out["shells"][0]["peaks"][:SHELLS_SHOWN]])
     got = np.array(got, float)
-    print(f"\nquoted peak errors on {N_PEAK} held-out spectra ({(time.perf_counter() - t0) / N_PEAK:.1f} s each):\n")
+    print(f"\nquoted peak errors on {N_PEAK} held-out spectra ({(time.perf_counter() - t0) / N_PEAK:.1f} s each; "
+          f"flagged unseen: {flagged}):\n")
     print("| shell | area | r: quoted | r: median abs err | r within 1 / 2 quoted | area: quoted | "
           "area: median abs err | area within 1 / 2 quoted |")
     print("|---|---|---|---|---|---|---|---|")

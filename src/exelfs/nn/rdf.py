@@ -17,10 +17,11 @@ n_B(r) with each kind's FEFF amplitude and phase of its nearest shell, best S0^2
 on a grid over the prior (a network that claims atoms the data do not show fails it too), the
 windowed, Fourier-filtered residual over the filtered noise plus exelfs.nn.check.THEORY_FLOOR of the signal,
 as the shell networks' posterior-predictive check); thresholds at exelfs.nn.train.OOD_QUANTILE of
-held-out synthetic spectra. Also flagged: empty data and a k range outside the trained one.
-Per crystal shell, the peak's position and area carry errors made for the spectrum (``peak_errors``:
-synthetic spectra of the training prior at its own k range and noise, read by the network, the truths
-nearest its prediction regression-adjusted to it).
+synthetic spectra of the training prior simulated at the spectrum's own k range and noise
+(``simulate_at``, ``local_thresholds``; the training's quantiles over all conditions are kept in the meta).
+Also flagged: empty data and a k range outside the trained one. Per crystal shell, the peak's position and
+area carry errors made from the same simulated spectra (``peak_errors``: the truths nearest the spectrum's
+prediction, regression-adjusted to it).
 Trained on demand and cached (exelfs.cache kind 'rdf'). Units: r A, n_B(r) 1/A, k 1/A, E0 eV.
 """
 
@@ -47,9 +48,9 @@ SIGNAL_FRAC = 0.05   # bins where the truth exceeds this fraction of its maximum
 FORMAT = "exelfs-rdf-3"  # of the saved files; part of the cache name, so a new format never meets an old entry
 BAND_LEVEL = 0.954   # lo/hi: the calibrated central band holding this fraction of held-out truths
 E0_STEP = 2.0        # eV: grid of E0 over the prior on which the reconstruction check takes its best E0
-PEAK_DRAWS = 2000    # synthetic spectra at a spectrum's own k range and noise that give its peaks' errors
+LOCAL_DRAWS = 2000   # synthetic spectra at a spectrum's own k range and noise: its peaks' errors, its flag's thresholds
 PEAK_KEEP = 0.15     # fraction of them, nearest in predicted peak, taken as the peak's posterior
-PEAK_SEED = 13
+LOCAL_SEED = 13
 
 
 @dataclass
@@ -249,32 +250,44 @@ class RDFModel:
         stats["recon_misfit"] = r2 / ssq
         return stats
 
-    def ood_reason(self, stats: dict, i: int) -> str | None:
+    def ood_reason(self, stats: dict, i: int, thresholds: dict | None = None, where: str = "") -> str | None:
         """None, or the sentence saying why spectrum i is unlike those the network was trained on (its
-        statistics beyond what held-out synthetic spectra showed)."""
-        t = self.meta["thresholds"]
+        statistics beyond ``thresholds``, by default the training's over all held-out synthetic spectra;
+        ``where`` says which spectra set them when others are given)."""
+        t = thresholds or self.meta["thresholds"]
         if stats["recon"][i] > t["recon"]:
             return (f"the predicted RDF does not explain the data: chi(k) rebuilt from it misses them by "
                     f"{stats['recon'][i]:.1f} x what noise and theory allow (R-factor {stats['recon_misfit'][i]:.3f}; "
-                    f"held-out synthetic spectra stay below {t['recon']:.1f})")
+                    f"held-out synthetic spectra{where} stay below {t['recon']:.1f})")
         if stats["spread"][i] > t["spread"]:
             return (f"the ensemble members disagree on the RDF ({stats['spread'][i]:.2f} x their own sigma; "
-                    f"held-out synthetic spectra stay below {t['spread']:.2f})")
+                    f"held-out synthetic spectra{where} stay below {t['spread']:.2f})")
         return None
 
-    def peak_errors(self, paths, predicted: dict, k_range, noise: float, n: int = PEAK_DRAWS,
-                    seed: int = PEAK_SEED) -> dict:
+    def simulate_at(self, paths, k_range, noise: float, n: int = LOCAL_DRAWS, seed: int = LOCAL_SEED) -> dict:
+        """make_rdf_set of n ensembles of the training prior at one spectrum's k range (1/A, as used) and
+        noise level (rms of k^2 chi per point), with the network's mean prediction 'mean' (n, K, R) added."""
+        sim = make_rdf_set(paths, self.cfg, n, np.random.default_rng(seed),
+                           conditions={"kmin": k_range[0], "kmax": k_range[1], "noise": noise})
+        sim["mean"] = self.moments(sim["x"])[0]
+        return sim
+
+    def local_thresholds(self, paths, sim: dict, k_range) -> dict:
+        """The flag's thresholds (exelfs.nn.train.OOD_QUANTILE of each statistic) over the spectra ``sim``
+        of simulate_at: the null distribution at this spectrum's k range and noise, not over all of them."""
+        from .train import OOD_QUANTILE
+
+        stats = self.flag_statistics(paths, sim["x"], sim["xw"], sim["noise"], *k_range)
+        return {name: float(np.quantile(stats[name], OOD_QUANTILE)) for name in self.meta["thresholds"]}
+
+    def peak_errors(self, paths, predicted: dict, sim: dict) -> dict:
         """Per kind, per crystal-shell window (shell_windows), the error of the predicted peak (``predicted``:
-        {kind: (W, 2) position A, area atoms}) at this spectrum's conditions: n ensembles of the training prior
-        simulated on its k range (1/A, as used) with its noise level, read by the network; per peak, the
-        truths of the PEAK_KEEP fraction whose predicted (position, area) lie nearest the spectrum's (scaled
-        by their spread), regression-adjusted to it, give the posterior: position and area error (sd), the
-        network's bias there (prediction - posterior mean) and the prior's sd (all n truths).
-        {kind: [dict per window]}."""
-        rng = np.random.default_rng(seed)
-        sim = make_rdf_set(paths, self.cfg, n, rng, conditions={"kmin": k_range[0], "kmax": k_range[1],
-                                                                "noise": noise})
-        mean, _ = self.moments(sim["x"])
+        {kind: (W, 2) position A, area atoms}) at this spectrum's conditions: over the spectra ``sim`` of
+        simulate_at, per peak, the truths of the PEAK_KEEP fraction whose predicted (position, area) lie
+        nearest the spectrum's (scaled by their spread), regression-adjusted to it, give the posterior:
+        position and area error (sd), the network's bias there (prediction - posterior mean) and the prior's
+        sd (all truths). {kind: [dict per window]}."""
+        mean, n = sim["mean"], len(sim["x"])
         keep = max(int(PEAK_KEEP * n), 20)
         out = {}
         for j, kind in enumerate(self.kinds):
@@ -307,14 +320,20 @@ class RDFModel:
         "band", "units", "k_range", "shells" (per kind its peaks in the crystal's shell windows: position r
         (A), area n (atoms; _peak_entry), their errors, bias and prior sd from ``peak_errors``), "peak_errors_from" and the
         unseen-spectrum flag: "unseen" (bool), "unseen_reason" (sentence or None), "checks" ({statistic name:
-        {"statistic", "threshold"}})."""
+        {"statistic", "threshold" (local_thresholds), "threshold_all_conditions" (the training's)}}) and
+        "checks_from"."""
+        from .train import OOD_QUANTILE
+
         kmin, kmax = self.k_range_used(k_range)
         fine = on_fine_grid(k, chi)
         x, xw = features(fine, kmin, kmax, self.rwin, "windowed")
         mean, sigma = self.moments(x)
         noise = noise_level(fine, kmin, kmax)
         stats = self.flag_statistics(paths, x, xw, noise, kmin, kmax)
-        reason = unusable_input(fine[0], k_range, self.cfg.artefacts) or self.ood_reason(stats, 0)
+        sim = self.simulate_at(paths, (kmin, kmax), float(noise[0]))
+        thresholds = self.local_thresholds(paths, sim, (kmin, kmax))
+        reason = unusable_input(fine[0], k_range, self.cfg.artefacts) or self.ood_reason(
+            stats, 0, thresholds, " at this k range and noise")
         out = {"r": np.round(self.r, 4).tolist(), "g": {}, "lo": {}, "hi": {}}
         for j, kind in enumerate(self.kinds):
             out["g"][kind] = np.round(np.clip(mean[0, j], 0, None), 4).tolist()
@@ -326,14 +345,15 @@ class RDFModel:
         out["k_range"] = [kmin, kmax]
         out["unseen"] = reason is not None
         out["unseen_reason"] = reason
-        out["checks"] = {n: {"statistic": round(float(stats[n][0]), 4), "threshold": round(self.meta["thresholds"][n], 4)}
-                         for n in self.meta["thresholds"]}
+        out["checks"] = {n: {"statistic": round(float(stats[n][0]), 4), "threshold": round(thresholds[n], 4),
+                             "threshold_all_conditions": round(self.meta["thresholds"][n], 4)} for n in thresholds}
+        out["checks_from"] = (f"thresholds: the {100 * OOD_QUANTILE:.1f} % quantile over {LOCAL_DRAWS} synthetic "
+                              "spectra of the training prior at this spectrum's k range and noise")
         found = {kind: peaks(self.r, out["g"][kind], shell_windows(paths, kind)) for kind in self.kinds}
-        errors = self.peak_errors(paths, {kind: [(q["r"], q["n"]) for q in found[kind]] for kind in self.kinds},
-                                  (kmin, kmax), float(noise[0]))
+        errors = self.peak_errors(paths, {kind: [(q["r"], q["n"]) for q in found[kind]] for kind in self.kinds}, sim)
         out["shells"] = [{"scatterer": kind, "peaks": [_peak_entry(q, e) for q, e in zip(found[kind], errors[kind])]}
                          for kind in self.kinds]
-        out["peak_errors_from"] = (f"{PEAK_DRAWS} ensembles of the training prior simulated at this spectrum's k "
+        out["peak_errors_from"] = (f"{LOCAL_DRAWS} ensembles of the training prior simulated at this spectrum's k "
                                    f"range and noise, read by the network; per peak the truths of the "
                                    f"{100 * PEAK_KEEP:.0f} % whose predicted peak lies nearest this one, "
                                    "regression-adjusted to it "

@@ -146,11 +146,11 @@ def test_peak_errors_grow_with_noise_and_the_rule_drops_an_unsupported_peak(tiny
     first, rough = clean["shells"][0]["peaks"][0], noisy["shells"][0]["peaks"][0]
     # the first-shell prior: lattice +-8 % of 2.55 A and +-0.03 A own shift, uniform: half its central
     # 68 % range about 0.14 A
-    assert 0.1 < first["r_prior_sd"] < 0.16
-    assert 0.003 < first["r_err"] < 0.5 * first["r_prior_sd"] and abs(first["r"] - shells[0]["reff"]) < 3 * first["r_err"]
+    assert 0.1 < first["r_prior_width"] < 0.16
+    assert 0.003 < first["r_err"] < 0.5 * first["r_prior_width"] and abs(first["r"] - shells[0]["reff"]) < 3 * first["r_err"]
     assert rough["r_err"] > 1.3 * first["r_err"]  # noisier and shorter: less said about the distance
     assert "peak_errors_from" in clean
-    fake = [{"scatterer": "Cu", "peaks": [dict(first), {**first, "r_ref": 3.61, "r_err": 0.9 * first["r_prior_sd"]}]}]
+    fake = [{"scatterer": "Cu", "peaks": [dict(first), {**first, "r_ref": 3.61, "r_err": 0.9 * first["r_prior_width"]}]}]
     notes = judge_peaks(fake)
     assert [p["r_ref"] for p in fake[0]["peaks"]] == [first["r_ref"]]
     assert fake[0]["undetermined_peaks"][0]["r_ref"] == 3.61 and "do not determine" in fake[0]["undetermined_peaks"][0]["reason"]

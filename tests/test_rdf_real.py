@@ -16,4 +16,4 @@ def test_real_ni_foil_first_peak_with_its_error(manifest, tmp_path, monkeypatch)
     first = res.rdf["shells"][0]["peaks"][0]
     assert abs(first["r"] - ref["r"]) < min(0.03, 3 * first["r_err"] + 0.005) and first["r_err"] < 0.03
     assert abs(first["n"] / ref["n"] - 1) < 0.2 and abs(first["n"] - ref["n"]) < 3 * first["n_err"]
-    assert first["r_err"] < 0.3 * first["r_prior_sd"]  # X-ray to 14 1/A: the data, not the prior, place the peak
+    assert first["r_err"] < 0.3 * first["r_prior_width"]  # X-ray to 14 1/A: the data, not the prior, place the peak

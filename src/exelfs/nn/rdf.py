@@ -310,7 +310,7 @@ class RDFModel:
                 post = t[near] - (p[near] - obs) @ coef[1:]
                 rows.append({"r_err": _half_width(post[:, 0]), "n_err": float(post[:, 1].std()),
                              "r_bias": float(obs[0] - post[:, 0].mean()), "n_bias": float(obs[1] - post[:, 1].mean()),
-                             "r_prior_sd": _half_width(t[:, 0]), "n_prior_sd": float(t[:, 1].std())})
+                             "r_prior_width": _half_width(t[:, 0]), "n_prior_sd": float(t[:, 1].std())})
             out[kind] = rows
         return out
 
@@ -388,7 +388,8 @@ def _half_width(samples) -> float:
 def _peak_entry(found: dict, error: dict | None) -> dict:
     """One peak of the contract: r_ref, n_ref, r (centroid of g, A), n_g (area of g) and, with its error
     (peak_errors), n = n_g - n_bias (the area's posterior mean: on held-out spectra the area of g runs low,
-    half the error goes with the bias; the centroid's bias is not subtracted, which did not help there)."""
+    a third to a half of its error goes with the bias; the centroid's bias is not subtracted, which did not
+    help there)."""
     out = {**found, "n_g": found["n"], **(error or {})}
     if error:
         out["n"] = found["n"] - error["n_bias"]

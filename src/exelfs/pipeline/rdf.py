@@ -45,10 +45,10 @@ def judge_peaks(shells: list) -> list[str]:
             if p.get("r_err") is None:
                 dropped.append({**p, "reason": "too few simulated spectra showed this peak to give it an error"})
                 continue
-            ratio = p["r_err"] / max(p["r_prior_sd"], 1e-9)
+            ratio = p["r_err"] / max(p["r_prior_width"], 1e-9)
             if ratio > PRIOR_ECHO:
                 dropped.append({**p, "reason": (f"the data do not determine it: position error {p['r_err']:.3f} A is "
-                                                f"{ratio:.2f}x the prior's {p['r_prior_sd']:.3f} A (above {PRIOR_ECHO:g})")})
+                                                f"{ratio:.2f}x the prior's {p['r_prior_width']:.3f} A (above {PRIOR_ECHO:g})")})
                 continue
             p["n_prior_echoed"] = bool(p["n_err"] > PRIOR_ECHO * p["n_prior_sd"])
             if p["n_prior_echoed"]:

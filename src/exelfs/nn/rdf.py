@@ -280,8 +280,8 @@ class RDFModel:
         stats = self.flag_statistics(paths, sim["x"], sim["xw"], sim["noise"], *k_range)
         return {name: float(np.quantile(stats[name], OOD_QUANTILE)) for name in self.meta["thresholds"]}
 
-    def peak_errors(self, paths, predicted: dict, sim: dict) -> dict:
-        """Per kind, per crystal-shell window (shell_windows), the error of the predicted peak (``predicted``:
+    def peak_errors(self, windows: dict, predicted: dict, sim: dict) -> dict:
+        """Per kind, per window ({kind: shell_windows}), the error of the predicted peak (``predicted``:
         {kind: (W, 2) position A, area atoms}) at this spectrum's conditions: over the spectra ``sim`` of
         simulate_at, per peak, the truths of the PEAK_KEEP fraction whose predicted (position, area) lie
         nearest the spectrum's (scaled by their spread), regression-adjusted to it, give the posterior:
@@ -291,10 +291,10 @@ class RDFModel:
         keep = max(int(PEAK_KEEP * n), 20)
         out = {}
         for j, kind in enumerate(self.kinds):
-            windows = shell_windows(paths, kind)
-            truth, pred = peak_table(self.r, sim["g"][:, j], windows), peak_table(self.r, mean[:, j], windows)
+            truth = peak_table(self.r, sim["g"][:, j], windows[kind])
+            pred = peak_table(self.r, mean[:, j], windows[kind])
             rows = []
-            for w in range(len(windows)):
+            for w in range(len(windows[kind])):
                 obs = np.asarray(predicted[kind][w], float)
                 ok = np.all(np.isfinite(pred[:, w]), axis=1) & np.all(np.isfinite(truth[:, w]), axis=1)
                 if not np.all(np.isfinite(obs)) or ok.sum() < 2 * keep:
@@ -317,7 +317,8 @@ class RDFModel:
     def predict(self, paths, k, chi, k_range) -> dict:
         """The contract's rdf dict for one chi(k) (unweighted, 1/A grid k) and the model's FEFF ``paths``:
         "r" (A), "g", "lo", "hi" ({kind: list}, atoms per A; lo/hi the calibrated central 95.4 % band), plus
-        "band", "units", "k_range", "shells" (per kind its peaks in the crystal's shell windows: position r
+        "band", "units", "k_range", "shells" (per kind its peaks in the crystal's shell windows, shells closer
+        than the data's resolution merged: position r
         (A), area n (atoms; _peak_entry), their errors, bias and prior sd from ``peak_errors``), "peak_errors_from" and the
         unseen-spectrum flag: "unseen" (bool), "unseen_reason" (sentence or None), "checks" ({statistic name:
         {"statistic", "threshold" (local_thresholds), "threshold_all_conditions" (the training's)}}) and
@@ -349,8 +350,9 @@ class RDFModel:
                              "threshold_all_conditions": round(self.meta["thresholds"][n], 4)} for n in thresholds}
         out["checks_from"] = (f"thresholds: the {100 * OOD_QUANTILE:.1f} % quantile over {LOCAL_DRAWS} synthetic "
                               "spectra of the training prior at this spectrum's k range and noise")
-        found = {kind: peaks(self.r, out["g"][kind], shell_windows(paths, kind)) for kind in self.kinds}
-        errors = self.peak_errors(paths, {kind: [(q["r"], q["n"]) for q in found[kind]] for kind in self.kinds}, sim)
+        windows = {kind: shell_windows(paths, kind, merge=resolution(kmax)) for kind in self.kinds}
+        found = {kind: peaks(self.r, out["g"][kind], windows[kind]) for kind in self.kinds}
+        errors = self.peak_errors(windows, {kind: [(q["r"], q["n"]) for q in found[kind]] for kind in self.kinds}, sim)
         out["shells"] = [{"scatterer": kind, "peaks": [_peak_entry(q, e) for q, e in zip(found[kind], errors[kind])]}
                          for kind in self.kinds]
         out["peak_errors_from"] = (f"{LOCAL_DRAWS} ensembles of the training prior simulated at this spectrum's k "
@@ -517,6 +519,11 @@ def get_rdf_model(paths, cfg: RDFConfig, progress: bool = False):
         notes.append(f"no RDF network existed for {cfg.edge} in {cfg.structure} ({cfg.kind}): trained one on demand "
                      f"in {built['seconds']:.0f} s and cached it in {entry.path}")
     return entry.value, notes
+
+
+def resolution(kmax: float) -> float:
+    """pi / (2 kmax) (A): shells of one kind closer than this beat rather than resolve in data to kmax (1/A)."""
+    return float(np.pi / (2.0 * kmax))
 
 
 def shell_windows(paths, kind: str, r_max: float = 6.0, merge: float = 0.3) -> list[tuple]:

@@ -144,6 +144,7 @@ def real():
     from exelfs.errors import InputError
     from exelfs.io import read_spectrum
     from exelfs.pipeline import analyze
+    from exelfs.pipeline.rdf import peak_near
 
     manifest = {m["file"]: m for m in json.loads((REAL / "MANIFEST.json").read_text())["spectra"]}
     chis = {}
@@ -162,9 +163,8 @@ def real():
             print(f"| {name} | {edge} | refused: {str(exc)[:80]} |")
             continue
         rdf = res.rdf
-        shell = next(s for s in rdf["shells"] if s["scatterer"] == ref["scatterer"])
-        pk = min(shell["peaks"] + shell["undetermined_peaks"], key=lambda p: abs(p["r_ref"] - ref["r"]))
-        if pk in shell["undetermined_peaks"]:
+        pk, answered = peak_near(rdf, ref["scatterer"], ref["r"])
+        if not answered:
             print(f"| {name} | {edge} | {ref['scatterer']} | undetermined: {pk['reason']} |")
             continue
         r = np.asarray(rdf["r"])

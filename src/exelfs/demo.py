@@ -49,7 +49,7 @@ def make_example():
 def run_demo(out_dir="exelfs-demo") -> dict:
     """Run identify, structure, extraction and shell fit on the example; write figures to out_dir."""
     from .pipeline import analyze, format_result, make_plan, run
-    from .pipeline.rdf import kind_peaks
+    from .pipeline.rdf import peak_near
     from .edges import format_identification, identify
     from .structure import format_structure, render_cluster, structure_report
 
@@ -92,9 +92,8 @@ def run_demo(out_dir="exelfs-demo") -> dict:
     print("\n== 6. partial RDF around Mg (network, ~95 % band) ==")
     print(f"{'shell':<8}{'R true':>8}{'peak r':>17}{'N true':>8}{'area':>14}")
     for t in truth:
-        answered, undetermined = kind_peaks(network.rdf, t["scatterer"])
-        peak = min(answered + undetermined, key=lambda p: abs(p["r_ref"] - t["r"]))
-        if peak in undetermined:
+        peak, answered = peak_near(network.rdf, t["scatterer"], t["r"])
+        if not answered:
             print(f"{t['scatterer']:<8}{t['r']:>8.3f}  undetermined: {peak['reason']}")
             continue
         print(f"{t['scatterer']:<8}{t['r']:>8.3f}{peak['r']:>9.3f} ± {peak['r_err']:.3f}{t['n']:>8d}"

@@ -160,7 +160,9 @@ def clean_chi(paths, shells_all, p: dict, l2_shift_ev=None, rows=None) -> np.nda
 
 
 def add_artefacts(chi, p: dict, rng) -> np.ndarray:
-    """Noise growing with k, a smooth background residue (R < 0.9 A) and nothing past kmax."""
+    """Noise growing with k, a smooth background residue (R < 0.9 A), with p["white"] (when given) white
+    noise of that rms in k^2 chi per point (a measured spectrum's, as noise_level gives it), and nothing
+    past kmax."""
     n = chi.shape[0]
     k = K_FINE[None, :].astype(np.float32)
     kk = np.maximum(k, 0.5)
@@ -174,6 +176,8 @@ def add_artefacts(chi, p: dict, rng) -> np.ndarray:
         ph = rng.uniform(0, 2 * np.pi, size=(n, 1))
         bkg += (rng.standard_normal((n, 1)) * np.cos(2 * rr * k + ph)).astype(np.float32)
     out += (amp[:, None] / np.sqrt(3) * bkg / kk ** 2).astype(np.float32)
+    if "white" in p:
+        out += (p["white"][:, None] * rng.standard_normal(chi.shape).astype(np.float32) / kk ** 2).astype(np.float32)
     out[k.repeat(n, 0) > (p["kmax"][:, None] + 0.6)] = 0.0
     return out
 

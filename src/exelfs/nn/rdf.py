@@ -133,13 +133,9 @@ def make_rdf_set(paths, cfg: RDFConfig, n: int, rng, families=None, conditions=N
     p = _nuisances(cfg, n, rng)
     if conditions:
         p.update(kmin=np.full(n, float(conditions["kmin"])), kmax=np.full(n, float(conditions["kmax"])),
-                 noise=np.zeros(n))
+                 noise=np.zeros(n), white=np.full(n, float(conditions["noise"])))
     chi = ensemble_chi(paths, shells, ens, K_FINE, p["s02"], p["e0"], cfg.l2_shift_ev, p["l2w"])
     chi = add_artefacts(chi, p, rng)
-    if conditions:
-        white = rng.standard_normal(chi.shape).astype(np.float32) / np.maximum(K_FINE, 0.5) ** 2
-        chi = chi + (float(conditions["noise"]) * white).astype(np.float32)
-        chi[:, K_FINE > p["kmax"][0] + 0.6] = 0.0
     x, xw = features(chi, p["kmin"], p["kmax"], r_window(shells), "windowed")
     return {"x": x, "xw": xw, "noise": noise_level(chi, p["kmin"], p["kmax"]), "chi": chi,
             "g": ensemble_rdf(ens, cfg.r, cfg.broadening), "ens": ens, "p": p}

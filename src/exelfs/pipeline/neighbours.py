@@ -43,10 +43,19 @@ def mark_prior_echo(shells: list, ranges) -> None:
             "n_posterior_over_prior_sd": None if ratios["n"] is None else round(ratios["n"], 3),
             "n_prior_sd": round(p["n"], 3), "threshold": PRIOR_ECHO}
         for key, label, unit, flag in (("r", "R", " A", "prior_echoed"), ("n", "N", "", "n_prior_echoed")):
-            if ratios[key] is not None and ratios[key] > PRIOR_ECHO:
-                err = s["n_err"] if key == "n" else s["r_err"]
-                s["flags"][flag] = (f"the data do not determine it: {label} posterior sd {err:.3g}{unit} is "
-                                    f"{ratios[key]:.2f}x the prior's {p[key]:.3g}{unit} (above {PRIOR_ECHO:g})")
+            reason = None if ratios[key] is None else echo_reason(f"{label} posterior sd", s[f"{key}_err"], p[key], unit)
+            if reason:
+                s["flags"][flag] = reason
+
+
+def echo_reason(what: str, err: float, prior: float, unit: str = "") -> str | None:
+    """The sentence saying the data do not determine a quantity whose error ``err`` (``what``, in ``unit``) is
+    above PRIOR_ECHO times its prior's width ``prior``; None where they do."""
+    ratio = err / max(prior, 1e-12)
+    if ratio <= PRIOR_ECHO:
+        return None
+    return (f"the data do not determine it: {what} {err:.3g}{unit} is {ratio:.2f}x the prior's {prior:.3g}{unit} "
+            f"(above {PRIOR_ECHO:g})")
 
 
 def neighbour_groups(shells: list, ranges, names: list, correlation, source: str) -> list:

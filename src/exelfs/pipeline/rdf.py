@@ -8,7 +8,7 @@ applies to them as to shells. Units: r A, g atoms per A, k 1/A."""
 
 from __future__ import annotations
 
-from .neighbours import PRIOR_ECHO
+from .neighbours import echo_reason
 
 EELS_KMIN = 3.0  # 1/A
 
@@ -34,8 +34,8 @@ def rdf_for(plan, chi_input) -> tuple[dict, list]:
 
 
 def judge_peaks(shells: list) -> list[str]:
-    """The prior-echo rule on RDF peaks (in place): a peak whose position error is above PRIOR_ECHO times the
-    prior's sd of it (or that has no error) moves from its kind's "peaks" to "undetermined_peaks" with the
+    """The prior-echo rule on RDF peaks (in place, exelfs.pipeline.neighbours.echo_reason): a peak whose
+    position error is above PRIOR_ECHO times the prior's width of it (or that has no error) moves from its kind's "peaks" to "undetermined_peaks" with the
     reason; an area that wide stays, marked "n_prior_echoed". Returns the notes saying so."""
     notes, wide = [], []
     for shell in shells:
@@ -45,12 +45,11 @@ def judge_peaks(shells: list) -> list[str]:
             if p.get("r_err") is None:
                 dropped.append({**p, "reason": "too few simulated spectra showed this peak to give it an error"})
                 continue
-            ratio = p["r_err"] / max(p["r_prior_width"], 1e-9)
-            if ratio > PRIOR_ECHO:
-                dropped.append({**p, "reason": (f"the data do not determine it: position error {p['r_err']:.3f} A is "
-                                                f"{ratio:.2f}x the prior's {p['r_prior_width']:.3f} A (above {PRIOR_ECHO:g})")})
+            reason = echo_reason("position error", p["r_err"], p["r_prior_width"], " A")
+            if reason:
+                dropped.append({**p, "reason": reason})
                 continue
-            p["n_prior_echoed"] = bool(p["n_err"] > PRIOR_ECHO * p["n_prior_sd"])
+            p["n_prior_echoed"] = echo_reason("area error", p["n_err"], p["n_prior_sd"]) is not None
             if p["n_prior_echoed"]:
                 wide.append(name)
             kept.append(p)
@@ -69,3 +68,10 @@ def kind_peaks(rdf: dict, kind: str) -> tuple[list, list]:
     """(answered, undetermined) RDF peaks of one kind of neighbour (judge_peaks)."""
     shell = next((s for s in rdf.get("shells", []) if s["scatterer"] == kind), {})
     return list(shell.get("peaks", [])), list(shell.get("undetermined_peaks", []))
+
+
+def peak_near(rdf: dict, kind: str, r: float) -> tuple[dict, bool]:
+    """(the RDF peak of ``kind`` whose crystal shell lies nearest r (A), whether it is answered)."""
+    answered, undetermined = kind_peaks(rdf, kind)
+    peak = min(answered + undetermined, key=lambda p: abs(p["r_ref"] - r))
+    return peak, peak in answered

@@ -9,11 +9,12 @@ from ase.build import bulk
 
 from exelfs.cli import main
 from exelfs.errors import InputError
-from exelfs.fit.series import fit_sigma2_series
+from exelfs.fit.series import fit_series_joint, fit_sigma2_series
 from exelfs.io import read_spectrum
 from exelfs.pipeline.series import parse_series
 from exelfs.theory import feff_paths, group_shells
-from exelfs.theory.thermal import sigma2_thermal
+from exelfs.simulate.exafs import chi_from_paths
+from exelfs.theory.thermal import sigma2_expression, sigma2_thermal
 
 CU_THETA_E = 232.0   # K: Einstein temperature of Cu's first shell from EXAFS (e.g. Fornasini et al.)
 
@@ -64,8 +65,14 @@ def test_real_cu_foil_einstein_temperature(real_dir, capsys):
     assert s2[0] < s2[1] < s2[2]
     series = lines[-1]["series"]
     assert series["model"] == "einstein"
+    # one Larch feffit of the three spectra (shared amplitude and E0): 220 +- 11 K measured; the two-step
+    # answer (each spectrum alone, then sigma2(T)) is kept beside it, with the wider error it has (209 +- 31 K)
     assert abs(series["theta_k"] - CU_THETA_E) <= 2 * series["theta_err"]
-    assert 5 < series["theta_err"] < 60
+    assert 3 < series["theta_err"] < 25
+    assert abs(series["sigma2_static"]) < 3 * series["sigma2_static_err"] + 1e-4
+    two = series["two_step"]
+    assert abs(two["theta_k"] - CU_THETA_E) <= 2 * two["theta_err"]
+    assert series["theta_err"] < two["theta_err"]
     assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--series", "temperature=10,50"]) == 2
     assert "one temperature per spectrum" in capsys.readouterr().err
 
@@ -100,3 +107,44 @@ def test_real_cu_foil_series_by_the_network(real_dir, capsys):
     assert abs(series["theta_k"] - CU_THETA_E) <= 2 * series["theta_err"]
     assert 3 < series["theta_err"] < 30
     assert all(e < p for e, p in zip(series["sigma2_err"], series["sigma2_posterior_sd"]))
+
+
+@pytest.fixture(scope="module")
+def cu_paths():
+    return feff_paths(bulk("Cu", "fcc", a=3.61), "Cu", "K", rmax=4.5)
+
+
+@pytest.mark.parametrize("model", ["einstein", "debye"])
+def test_thermal_expression_is_larchs_sigma2_for_each_path(cu_paths, model):
+    # the expression the joint fit hands to Larch, evaluated in Larch's own fit interpreter, against Larch's
+    # sigma2_eins / sigma2_debye called with the path: single and multiple scattering (other masses)
+    from larch.xafs.sigma2_models import add_sigma2funcs
+    from lmfit import Parameters
+
+    params = Parameters()
+    add_sigma2funcs(params)
+    params.add("theta", value=250.0)
+    for path in (cu_paths[0], next(p for p in cu_paths if p.nleg == 3)):
+        got = params._asteval(sigma2_expression(model, 80.0, path))
+        assert got == pytest.approx(float(sigma2_thermal(model, 80.0, 250.0, path)), rel=1e-6)
+
+
+def test_joint_series_fit_recovers_the_debye_temperature(cu_paths):
+    # synthetic Cu at four temperatures, every path with its own correlated-Debye sigma2 (theta 315 K) plus
+    # 0.0004 A^2 static, S0^2 0.9, a 0.005 A expansion, seeded noise: one Larch feffit of all four
+    k = np.arange(0, 16.01, 0.05)
+    temps = [10.0, 80.0, 150.0, 300.0]
+    rng = np.random.default_rng(11)
+    data = []
+    for t in temps:
+        s2 = [0.0004 + float(sigma2_thermal("debye", t, 315.0, p)) for p in cu_paths]
+        chi = chi_from_paths(cu_paths, k, {"s02": 0.9, "sigma2": np.array(s2), "alpha": 0.002, "e0": 1.5})
+        data.append((k, chi + rng.normal(0, 0.002, k.size)))
+    out = fit_series_joint(data, temps, cu_paths, (3.0, 15.0), model="debye")
+    assert abs(out["theta_k"] - 315.0) <= max(2 * out["theta_err"], 5.0)
+    assert out["theta_err"] < 30
+    assert out["sigma2_static"] == pytest.approx(0.0004, abs=3 * out["sigma2_static_err"] + 1e-4)
+    assert out["amplitude"] == pytest.approx(0.9, abs=0.05)
+    assert not out["on_bound"]
+    with pytest.raises(InputError, match="same chi"):
+        fit_series_joint([data[0], data[0]], temps[:2], cu_paths, (3.0, 15.0))

@@ -141,8 +141,11 @@ def cmd_series(args):
     else:
         static = (f", sigma2_static {series['sigma2_static']:.5f} +- {series['sigma2_static_err']:.5f} A^2"
                   if series.get("sigma2_static_err") is not None else "")
+        two = series.get("two_step")
+        alone = (f"; each spectrum alone, then sigma2(T): {two['theta_k']:.0f} +- {two['theta_err']:.0f} K"
+                 if two else "")
         print(f"sigma2(T) of the {series['shell']} shell, {series['model']} model: theta = {series['theta_k']:.0f} "
-              f"+- {series['theta_err']:.0f} K{static}")
+              f"+- {series['theta_err']:.0f} K{static} ({series.get('how', series['sigma2_err_from'])}{alone})")
 
 
 def cmd_analyze(args):

@@ -70,6 +70,26 @@ def _path_key(p):
     return (str(p.filename), round(float(p.reff), 4), int(p.nleg))
 
 
+def larch_path_set(spec, l2_shift_ev=None, l2_weight=0.5, prefix="p", e0="del_e0"):
+    """Larch FeffPathGroups for ``spec`` [(PathTable, amplitude expr, delta R expr, sigma2 expr)], named
+    prefix0, prefix1, ...; returns ({name: FeffPathGroup}, [each path as plain data]). L2,3 edges: chi is
+    normalised by the whole smooth background, L3 + L2 (weight w), so above the L2 onset chi = (chi_L3 +
+    w chi_L2) / (1 + w); the L2 fine structure is the same scattering started from an edge l2_shift_ev
+    higher (a photoelectron energy smaller by that much)."""
+    larch_paths, described = {}, []
+    w3 = 1.0 / (1.0 + l2_weight) if l2_shift_ev else 1.0
+    for j, (p, amp, dr, s2) in enumerate(spec):
+        exprs = [(f"{prefix}{j}", amp if w3 == 1.0 else f"({amp})*{w3:.5f}", e0)]
+        if l2_shift_ev:
+            exprs.append((f"{prefix}{j}L2", f"({amp})*{l2_weight * w3:.5f}", f"{e0} + {l2_shift_ev:.4f}"))
+        for name, s02_expr, e0_expr in exprs:
+            larch_paths[name] = _larch_path(p, s02=s02_expr, e0=e0_expr, deltar=dr, sigma2=s2)
+            described.append({"name": name, "label": p.label, "filename": str(p.filename), "reff": float(p.reff),
+                              "nleg": int(p.nleg), "degen": float(p.degen), "s02": s02_expr, "e0": e0_expr,
+                              "deltar": dr, "sigma2": s2})
+    return larch_paths, described
+
+
 def _build(model, mode, l2_shift_ev=None, l2_weight=0.5, s02=S02_ASSUMED):
     """Larch parameter group and path dict for a model (``choose_model``'s dict).
 
@@ -131,36 +151,28 @@ def _build(model, mode, l2_shift_ev=None, l2_weight=0.5, s02=S02_ASSUMED):
         amp_out, dr_out, s2_last = "amp", "alpha", ("sig2_o" if n > 1 else "sig2_1")
     for p in outer:
         spec.append((p, amp_out, f"{dr_out}*{p.reff:.5f}", f"{OUTER_S2_FACTOR:g}*{s2_last}"))
-    larch_paths, described = {}, []
-    # L2,3 edges: chi is normalised by the whole smooth background, L3 + L2 (weight w), so above the L2
-    # onset chi = (chi_L3 + w chi_L2) / (1 + w); the L2 fine structure is the same scattering started from
-    # an edge l2_shift_ev higher (a photoelectron energy smaller by that much).
-    w3 = 1.0 / (1.0 + l2_weight) if l2_shift_ev else 1.0
-    for j, (p, amp, dr, s2) in enumerate(spec):
-        exprs = [(f"p{j}", amp if w3 == 1.0 else f"({amp})*{w3:.5f}", "del_e0")]
-        if l2_shift_ev:
-            exprs.append((f"p{j}L2", f"({amp})*{l2_weight * w3:.5f}", f"del_e0 + {l2_shift_ev:.4f}"))
-        for name, s02_expr, e0_expr in exprs:
-            larch_paths[name] = _larch_path(p, s02=s02_expr, e0=e0_expr, deltar=dr, sigma2=s2)
-            described.append({"name": name, "label": p.label, "filename": str(p.filename), "reff": float(p.reff),
-                              "nleg": int(p.nleg), "degen": float(p.degen), "s02": s02_expr, "e0": e0_expr,
-                              "deltar": dr, "sigma2": s2})
+    larch_paths, described = larch_path_set(spec, l2_shift_ev, l2_weight)
     params = {name: {"value": float(q.value), "vary": bool(q.vary), "min": float(q.min), "max": float(q.max)}
               for name, q in pars.items()}
     return param_group(**pars), larch_paths, {"params": params, "paths": described}
 
 
-def _run_feffit(kgrid, chigrid, pargroup, larch_paths, k_range, r_range, kweight, dk, window, e0_start):
+def run_feffit(pargroup, datasets, k_range, r_range, kweight, dk, window):
+    """Larch's feffit over one or more datasets [(k grid, chi, {name: FeffPathGroup})] sharing one
+    parameter group and one transform (R space)."""
     from larch import Group
     from larch.xafs import feffit, feffit_dataset, feffit_transform
 
-    pargroup.del_e0.value = e0_start
-    data = Group(k=kgrid, chi=chigrid)
     tr = feffit_transform(kmin=k_range[0], kmax=k_range[1], kweight=kweight, dk=dk, window=window,
                           rmin=r_range[0], rmax=r_range[1], fitspace="r")
-    ds = feffit_dataset(data=data, paths=larch_paths, transform=tr)
+    sets = [feffit_dataset(data=Group(k=k, chi=chi), paths=paths, transform=tr) for k, chi, paths in datasets]
     with quiet():
-        return feffit(pargroup, ds)
+        return feffit(pargroup, sets if len(sets) > 1 else sets[0])
+
+
+def _run_feffit(kgrid, chigrid, pargroup, larch_paths, k_range, r_range, kweight, dk, window, e0_start):
+    pargroup.del_e0.value = e0_start
+    return run_feffit(pargroup, [(kgrid, chigrid, larch_paths)], k_range, r_range, kweight, dk, window)
 
 
 def _value(out, name):

@@ -1,6 +1,7 @@
 """Several spectra of one material at several temperatures, analysed together: one plan, one common k
-range, then sigma2(T) of the first shell fitted with an Einstein or correlated-Debye model.
-Temperatures in K, sigma2 in A^2, k in 1/A."""
+range, then sigma2(T) of the first shell with an Einstein or correlated-Debye model: by the fit, one Larch
+feffit of all spectra at once (exelfs.fit.series.fit_series_joint); by the network, its per-spectrum
+posteriors combined through their joint error (exelfs.nn.series). Temperatures in K, sigma2 in A^2, k in 1/A."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import InputError
-from ..fit.series import fit_sigma2_series
+from ..fit.series import fit_series_joint, fit_sigma2_series
 from ..theory.shells import group_shells
 from ..theory.thermal import MODELS
 from .plan import make_plan
-from .run import run
+from .run import l2_shift, run
 from .settings import Settings
 
 
@@ -103,5 +104,22 @@ def analyze_series(spectra, temperatures, edge=None, structure=None, lowloss=Non
     series["shell"] = results[0].shells[0]["scatterer"]
     series["sigma2_err_from"] = ("each spectrum's first-shell sigma2 error without its FEFF-amplitude part, "
                                  "common to all temperatures and absorbed by sigma2_static")
-    series["files"] = [str(r.source) for r in results]
+    joint = _joint_fit(plan, results, temperatures, model)
+    two_step = {name: series[name] for name in ("theta_k", "theta_err", "sigma2_static", "sigma2_static_err",
+                                                "chi2_reduced", "err_from")}
+    two_step["how"] = "each spectrum fitted alone, then sigma2(T) fitted to their first-shell sigma2"
+    series = {**series, **joint, "sigma2": series["sigma2"], "sigma2_err": series["sigma2_err"],
+              "two_step": two_step, "method": method, "files": [str(r.source) for r in results]}
     return results, series
+
+
+def _joint_fit(plan, results, temperatures, model) -> dict:
+    """The fit's answer for the series: one Larch feffit of every spectrum (their data on the fit's grid,
+    the first spectrum's k range, R window and k weight, which the series shares)."""
+    first = results[0]
+    out = fit_series_joint([(r.arrays["fit_k"], r.arrays["fit_chi"]) for r in results], temperatures, plan.paths,
+                           first.k_range, r_range=first.r_range, kweight=first.kweight, model=model,
+                           l2_shift_ev=l2_shift(plan, first.k_range[1]))
+    out["how"] = ("one Larch feffit of all spectra: shared amplitude, delta E0 and expansion, each path's sigma2 "
+                  f"= sigma2_static + the {model} sigma2 at the spectrum's temperature")
+    return out

@@ -132,7 +132,7 @@ def test_unseen_rdf_figure_is_marked(tiny, cu_paths):
 
 
 def test_peak_errors_grow_with_noise_and_the_rule_drops_an_unsupported_peak(tiny, cu_paths):
-    from exelfs.pipeline.rdf import judge_peaks
+    from exelfs.pipeline.rdf import add_systematic_errors, judge_peaks
     from exelfs.simulate.exafs import chi_from_paths, shell_to_path_params
 
     model, _ = tiny
@@ -155,4 +155,15 @@ def test_peak_errors_grow_with_noise_and_the_rule_drops_an_unsupported_peak(tiny
     assert [p["r_ref"] for p in fake[0]["peaks"]] == [first["r_ref"]]
     assert fake[0]["undetermined_peaks"][0]["r_ref"] == 3.61 and "do not determine" in fake[0]["undetermined_peaks"][0]["reason"]
     assert any("undetermined_peaks" in n for n in notes)
+    # the error quoted adds what no simulation varies (FEFF's phase, an EELS energy scale known to 1 %);
+    # the rule still judges what the network reads from the data
+    eels = [{"scatterer": "Cu", "peaks": [{**first, "r_err": 0.02}, {**first, "r_ref": 3.61, "r": 3.6,
+                                                                     "r_err": 0.6 * first["r_prior_width"]}]}]
+    add_systematic_errors(eels, "eels")
+    quoted = eels[0]["peaks"][0]
+    assert quoted["r_err"] == pytest.approx(np.sqrt(0.02 ** 2 + 0.010 ** 2 + (0.01 * quoted["r"]) ** 2), abs=1e-4)
+    assert quoted["r_err_network"] == 0.02 and set(quoted["error_budget"]["r"]) == {"network", "feff_phase",
+                                                                                   "eels_energy_scale"}
+    judge_peaks(eels)
+    assert len(eels[0]["peaks"]) == 2   # 0.6 of the prior's width by the network: answered, whatever is added
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..quiet import quiet
+from ..theory.feff import FEFF_AMP_SIGMA2, FEFF_PHASE_R
 from ..theory.shells import group_shells
 
 S02_ASSUMED = 0.9          # S0^2 assumed when converting the fitted amplitude into N
@@ -26,8 +27,6 @@ R_PAD = 0.25               # A: the R window ends this far above the reff of its
 OUTER_MARGIN = 1.35        # A: paths up to this far beyond the window leak into it: modelled, tied
 MAX_OUTER_PATHS = 16       # the strongest (degeneracy / reff^2) of those, for speed
 OUTER_S2_FACTOR = 1.3      # sigma2 of the leaking outer paths relative to the last shell in the window
-R_SYSTEMATIC = 0.010       # FEFF6 phase-shift accuracy (A): floor added in quadrature to the fit error
-S2_SYSTEMATIC = 0.0005     # A^2: FEFF6 amplitude / mean-free-path accuracy, the same for sigma2
 KSTEP = 0.05
 
 # parameter bounds
@@ -351,7 +350,7 @@ def _r_error(so, first_on_bound, underdetermined, r_on_bound):
     """First-shell R uncertainty (A) and how it is built: statistical (Larch, scaled to the misfit), FEFF
     phase accuracy, spread over analysis choices and over equal minima, in quadrature; then floors."""
     stat = so["r_err"] if np.isfinite(so["r_err"]) else 0.1
-    budget = {"statistical": stat, "feff_phase": R_SYSTEMATIC, "analysis_choices": so.get("r_err_choices", 0.0),
+    budget = {"statistical": stat, "feff_phase": FEFF_PHASE_R, "analysis_choices": so.get("r_err_choices", 0.0),
               "other_minima": so.get("r_err_minima", 0.0)}
     r_err = math.sqrt(sum(v ** 2 for v in budget.values()))
     floors = []
@@ -383,7 +382,7 @@ def _amplitude_error(so, mode, s02, s02_given):
 def _sigma2_error(so, mode, k_range, s02_given):
     """sigma2 uncertainty (A^2) and its budget: statistical, analysis choices, FEFF amplitude accuracy."""
     stat = so["sigma2_err"] if np.isfinite(so["sigma2_err"]) else abs(so["sigma2"])
-    budget = {"statistical": stat, "analysis_choices": so.get("s2_err_choices", 0.0), "feff_amplitude": S2_SYSTEMATIC}
+    budget = {"statistical": stat, "analysis_choices": so.get("s2_err_choices", 0.0), "feff_amplitude": FEFF_AMP_SIGMA2}
     if mode == "fixed_n" and not s02_given:
         # the amplitude exp(-2 k^2 sigma2) absorbs the assumed S0^2 (+-S02_REL_ERR): at the middle of the
         # k range that uncertainty moves sigma2 by S02_REL_ERR / (2 k^2)

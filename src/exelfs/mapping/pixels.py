@@ -55,7 +55,7 @@ def extract_rows(setup, counts: np.ndarray, ll_counts: np.ndarray | None = None)
 def _nn_errors(values: dict, n_shells: int) -> None:
     """The single-spectrum nn method's error terms on the network's calibrated errors: FEFF phase (R) and
     amplitude (sigma2) accuracy, and for EELS the ~1 % energy-scale uncertainty that R scales with."""
-    from ..pipeline.methods import FEFF_AMP_SIGMA2, FEFF_PHASE_R
+    from ..theory.feff import FEFF_AMP_SIGMA2, FEFF_PHASE_R
     from ..pipeline.run import EELS_DISPERSION_REL
 
     for i in range(1, n_shells + 1):

@@ -13,12 +13,11 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError
+from ..theory.feff import FEFF_AMP_SIGMA2, FEFF_PHASE_R
 from .neighbours import mark_prior_echo, neighbour_groups
 
 METHODS: dict[str, Callable] = {}
 PLANNED: dict[str, str] = {}
-FEFF_PHASE_R = 0.010     # A: FEFF6 phase accuracy, added to the network's R error as for the fit
-FEFF_AMP_SIGMA2 = 0.0005  # A^2: FEFF amplitude accuracy, added to the network's sigma2 error
 POSTERIOR_SAMPLES = 2000  # the network's posterior samples of one spectrum (corner plot, correlations)
 
 

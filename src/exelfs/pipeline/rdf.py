@@ -3,11 +3,13 @@ methods analysed, with FEFF paths to 6.5 A of the plan's structure; for EELS fro
 lowest (the near-edge structure below is not in the ensembles' EXAFS model; on the real MgO and NiO O K
 spectra starting at 3 instead of 2 1/A moves the first peak 0.02-0.03 A closer to the reference distance,
 while on the X-ray foils it moves it 0.01 A away). Each peak's position and area carry the errors the
-network makes at this spectrum's k range and noise; the prior-echo rule of exelfs.pipeline.neighbours
-applies to them as to shells. Units: r A, g atoms per A, k 1/A."""
+network makes at this spectrum's k range and noise, and the position error adds FEFF's phase accuracy and, for
+EELS, the energy scale's, as a shell's does; the prior-echo rule of exelfs.pipeline.neighbours applies to the
+network's part as to shells. Units: r A, g atoms per A, k 1/A."""
 
 from __future__ import annotations
 
+from ..theory.feff import FEFF_PHASE_R
 from .neighbours import echo_reason
 
 EELS_KMIN = 3.0  # 1/A
@@ -25,6 +27,7 @@ def rdf_for(plan, chi_input) -> tuple[dict, list]:
     kmin = max(float(chi_input.k_range[0]), EELS_KMIN) if plan.kind == "eels" else float(chi_input.k_range[0])
     k_range = (kmin, float(chi_input.k_range[1]))
     out = model.predict(paths, chi_input.k, chi_input.chi, k_range)
+    add_systematic_errors(out["shells"], plan.kind)
     notes += judge_peaks(out["shells"])
     out["scores"] = model.meta.get("scores")
     if out["unseen"]:
@@ -33,9 +36,30 @@ def rdf_for(plan, chi_input) -> tuple[dict, list]:
     return out, [str(n) for n in getattr(paths, "notes", [])] + notes
 
 
+def add_systematic_errors(shells: list, kind: str) -> None:
+    """Each peak's position error (in place): the network's (``r_err_network``, from the simulations) with
+    FEFF's phase accuracy and, for EELS, the energy scale's (EELS_DISPERSION_REL of r) in quadrature, as
+    for shells; ``error_budget`` says so. The simulations cannot know either: both are the same in every one."""
+    import math
+
+    from .run import EELS_DISPERSION_REL
+
+    for shell in shells:
+        for p in shell["peaks"]:
+            if p.get("r_err") is None:
+                continue
+            budget = {"network": p["r_err"], "feff_phase": FEFF_PHASE_R}
+            if kind == "eels":
+                budget["eels_energy_scale"] = round(EELS_DISPERSION_REL * p["r"], 4)
+            p["r_err_network"] = p["r_err"]
+            p["r_err"] = round(math.sqrt(sum(v ** 2 for v in budget.values())), 4)
+            p["error_budget"] = {"r": budget}
+
+
 def judge_peaks(shells: list) -> list[str]:
     """The prior-echo rule on RDF peaks (in place, exelfs.pipeline.neighbours.echo_reason): a peak whose
-    position error is above PRIOR_ECHO times the prior's width of it (or that has no error) moves from its kind's "peaks" to "undetermined_peaks" with the
+    position error from the network (``r_err_network`` where systematic errors were added) is above
+    PRIOR_ECHO times the prior's width of it (or that has no error) moves from its kind's "peaks" to "undetermined_peaks" with the
     reason; an area that wide stays, marked "n_prior_echoed". Returns the notes saying so."""
     notes, wide = [], []
     for shell in shells:
@@ -45,7 +69,7 @@ def judge_peaks(shells: list) -> list[str]:
             if p.get("r_err") is None:
                 dropped.append({**p, "reason": "too few simulated spectra showed this peak to give it an error"})
                 continue
-            reason = echo_reason("position error", p["r_err"], p["r_prior_width"], " A")
+            reason = echo_reason("position error", p.get("r_err_network", p["r_err"]), p["r_prior_width"], " A")
             if reason:
                 dropped.append({**p, "reason": reason})
                 continue

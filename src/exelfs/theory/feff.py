@@ -27,6 +27,9 @@ from ..errors import InputError, number
 from ..units import ETOK
 from ..structure import cluster, reference_atoms
 
+FEFF_PHASE_R = 0.010      # A: FEFF6 phase-shift accuracy, added in quadrature to every distance error
+FEFF_AMP_SIGMA2 = 0.0005  # A^2: FEFF6 amplitude / mean-free-path accuracy, the same for every sigma2 error
+
 # Feff6 HOLE codes (feff6l supports K and L1-L3 only): K=1, L1=2, L2=3, L3=4.
 HOLE = {"K": 1, "L1": 2, "L2": 3, "L3": 4}
 FEFF_VERSION = "feff6l-6L.02"

@@ -53,11 +53,11 @@ def test_series_fit_refuses_bad_input(cu_path):
     assert parse_series("temperature=10,50,150") == ("temperature", [10.0, 50.0, 150.0])
 
 
-def test_real_cu_foil_einstein_temperature(real_dir, capsys):
+def test_real_cu_foil_einstein_temperature(real_dir, capsys, tmp_path):
     prj = real_dir / "xas_Cu_K_foil_10-50-150K_athena.prj"
     assert read_spectrum(prj, group="cu150k_dat").source.endswith("#cu150k_dat")
     assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--series",
-                 "temperature=10,50,150", "--json"]) == 0
+                 "temperature=10,50,150", "--json", "--report", str(tmp_path / "series")]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert [line["temperature_k"] for line in lines[:3]] == [10.0, 50.0, 150.0]
     assert len({tuple(line["k_range"]) for line in lines[:3]}) == 1      # one common k range
@@ -73,6 +73,13 @@ def test_real_cu_foil_einstein_temperature(real_dir, capsys):
     two = series["two_step"]
     assert abs(two["theta_k"] - CU_THETA_E) <= 2 * two["theta_err"]
     assert series["theta_err"] < two["theta_err"]
+    # the report: the sigma2(T) figure, the series as written, and each spectrum's own report
+    report = tmp_path / "series"
+    assert json.loads((report / "series.json").read_text())["series"]["theta_k"] == series["theta_k"]
+    assert (report / "series.png").stat().st_size > 10_000 and f"{series['theta_k']:.1f}" in (report / "index.html").read_text()
+    assert all((report / f"{t}K" / "result.json").exists() for t in (10, 50, 150))
+    curve = series["curve"]
+    assert curve["sigma2"][0] == pytest.approx(series["sigma2_model"][0], abs=2e-4) and curve["t"][-1] == 180.0
     assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--series", "temperature=10,50"]) == 2
     assert "one temperature per spectrum" in capsys.readouterr().err
 

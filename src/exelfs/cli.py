@@ -136,6 +136,10 @@ def cmd_series(args):
             _print_json({"file": result.source, "temperature_k": t, **result.to_json()}, pretty=False)
         else:
             print(format_result(result, file=f"{result.source} ({t:g} K)") + "\n")
+    if args.report:
+        from .pipeline.report import write_series_report
+
+        write_series_report(results, series, args.report)
     if args.json:
         _print_json({"series": series}, pretty=False)
     else:

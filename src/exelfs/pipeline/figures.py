@@ -203,3 +203,18 @@ def reconstruction_figure(result):
     _finish(bx, f"{result.edge}: |chi(R)| of k^{result.kweight} chi", "R (A), not phase corrected",
             f"|chi(R)| (A^-{result.kweight + 1})")
     return fig
+
+
+def series_figure(series: dict):
+    """sigma2(T) of a temperature series (exelfs.pipeline.series): each spectrum's first-shell sigma2 with
+    its error, and the fitted Einstein / correlated-Debye curve. T in K, sigma2 in A^2."""
+    fig, ax = _figure()
+    ax.errorbar(series["temperatures"], series["sigma2"], yerr=series["sigma2_err"], fmt="o", color=COLOURS["data"],
+                capsize=3, label="each spectrum's first-shell sigma2")
+    curve = series["curve"]
+    how = "one fit of all spectra" if series.get("two_step") else "network posteriors combined"
+    ax.plot(curve["t"], curve["sigma2"], color=COLOURS["model"],
+            label=f"{series['model']}: theta = {series['theta_k']:.0f} ± {series['theta_err']:.0f} K ({how})")
+    ax.set_xlim(0, max(curve["t"]))
+    _finish(ax, f"sigma2(T) of the {series.get('shell', 'first')} shell", "T (K)", "sigma2 (Å²)")
+    return fig

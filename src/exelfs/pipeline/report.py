@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .figures import CORNER, chik_figure, chir_figure, corner_figure, reconstruction_figure, spectrum_figure
+from .figures import CORNER, chik_figure, chir_figure, corner_figure, reconstruction_figure, series_figure, spectrum_figure
 
 DPI = 150
 
@@ -183,4 +183,39 @@ def write_report(result, out_dir) -> Path:
         data["posterior"] = result.stats["posterior"]
     (out / "result.json").write_text(json.dumps(data, indent=1))
     page.write_text(_html(result, data, figures, files))
+    return page
+
+
+def write_series_report(results, series: dict, out_dir) -> Path:
+    """The report of a temperature series in ``out_dir``: each spectrum's own report in <T>K/, the sigma2(T)
+    figure, series.json and a page with the characteristic temperature; return the page's path."""
+    esc = html.escape
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    subdirs = []
+    for t, result in zip(series["temperatures"], results):
+        subdirs.append(f"{t:g}K")
+        write_report(result, out / subdirs[-1])
+    series_figure(series).savefig(out / "series.png", dpi=DPI)
+    (out / "series.json").write_text(json.dumps({"series": series}, indent=1))
+    rows = [(f"{t:g}", f"{s2:.5f} ± {e:.5f}", f'<a href="{d}/index.html">{d}</a>')
+            for t, s2, e, d in zip(series["temperatures"], series["sigma2"], series["sigma2_err"], subdirs)]
+    table = _table([r[:2] for r in rows], ["T (K)", "first-shell σ² (Å²)"])
+    links = " · ".join(r[2] for r in rows)
+    two = series.get("two_step")
+    alone = (f"<p>Each spectrum alone, then σ²(T): θ = {two['theta_k']:.0f} ± {two['theta_err']:.0f} K.</p>"
+             if two else "")
+    page = out / "index.html"
+    page.write_text(f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>exelfs: temperature series</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px}}img{{max-width:100%}}</style></head>
+<body><h1>exelfs temperature series: {esc(str(series.get("shell", "")))} shell, {esc(series["model"])} model</h1>
+<div id="results"><p><b>θ = {series["theta_k"]:.1f} ± {series["theta_err"]:.1f} K</b>, σ²_static =
+{series["sigma2_static"]:.5f}{"" if series.get("sigma2_static_err") is None else f" ± {series['sigma2_static_err']:.5f}"} Å²
+({esc(series.get("how", series.get("sigma2_err_from", "")))}; error: {esc(series["err_from"])}).</p>{alone}</div>
+{table}<figure><img src="series.png" alt="series.png"></figure>
+<h2>Each spectrum</h2><p>{links} · <a href="series.json">series.json</a></p>
+</body></html>
+""")
     return page

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import InputError
 from ..fit.series import fit_series_joint, fit_sigma2_series
 from ..theory.shells import group_shells
-from ..theory.thermal import MODELS
+from ..theory.thermal import MODELS, sigma2_thermal
 from .plan import make_plan
 from .run import l2_shift, run
 from .settings import Settings
@@ -100,7 +100,7 @@ def analyze_series(spectra, temperatures, edge=None, structure=None, lowloss=Non
         series["network_bias"] = np.round(joint["bias"], 6).tolist()
         series["sigma2_err"] = np.round(np.sqrt(np.diag(joint["covariance"])), 6).tolist()
         series["sigma2_posterior_sd"] = [p[1] for p in points]
-        return results, series
+        return results, {**series, "curve": _curve(series, path)}
     series["shell"] = results[0].shells[0]["scatterer"]
     series["sigma2_err_from"] = ("each spectrum's first-shell sigma2 error without its FEFF-amplitude part, "
                                  "common to all temperatures and absorbed by sigma2_static")
@@ -110,7 +110,15 @@ def analyze_series(spectra, temperatures, edge=None, structure=None, lowloss=Non
     two_step["how"] = "each spectrum fitted alone, then sigma2(T) fitted to their first-shell sigma2"
     series = {**series, **joint, "sigma2": series["sigma2"], "sigma2_err": series["sigma2_err"],
               "two_step": two_step, "method": method, "files": [str(r.source) for r in results]}
-    return results, series
+    return results, {**series, "curve": _curve(series, path)}
+
+
+def _curve(series: dict, path, points: int = 60) -> dict:
+    """The fitted sigma2(T) (A^2) of the first shell on a grid from 0 to 1.2 times the highest temperature (K),
+    for figures."""
+    t = np.linspace(1.0, 1.2 * max(series["temperatures"]), points)
+    s2 = series["sigma2_static"] + sigma2_thermal(series["model"], t, series["theta_k"], path)
+    return {"t": np.round(t, 2).tolist(), "sigma2": np.round(s2, 6).tolist()}
 
 
 def _joint_fit(plan, results, temperatures, model) -> dict:

@@ -105,10 +105,13 @@ def test_real_cu_foil_series_by_the_network(real_dir, capsys):
     # the network's posteriors are combined through their joint error over the series (exelfs.nn.series):
     # 10 K and 50 K spectra err alike, so sigma2 differences are known better than sigma2 itself
     prj = real_dir / "xas_Cu_K_foil_10-50-150K_athena.prj"
-    assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--method", "nn", "--series",
+    # --method both: the fit's series on top, the network's under "nn", each from its own part of the results
+    assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--method", "both", "--series",
                  "temperature=10,50,150", "--json"]) == 0
-    series = json.loads(capsys.readouterr().out.splitlines()[-1])["series"]
-    assert series["method"] == "nn"
+    both = json.loads(capsys.readouterr().out.splitlines()[-1])["series"]
+    assert both["method"] == "fit" and abs(both["theta_k"] - CU_THETA_E) <= 2 * both["theta_err"]
+    series = both["nn"]
+    assert series["method"] == "nn" and series["shell"] == "Cu"
     corr = np.array(series["error_correlation"])
     assert np.all(corr[np.triu_indices(3, 1)] > 0.5)
     assert abs(series["theta_k"] - CU_THETA_E) <= 2 * series["theta_err"]

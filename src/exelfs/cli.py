@@ -19,6 +19,7 @@ CONTROLS = (("kmin", float, "K", "start of the k range (1/A)"), ("kmax", float, 
             ("rbkg", float, "R", "background spline cut-off (A)"), ("rmin", float, "R", "start of the R window (A)"),
             ("rmax", float, "R", "end of the R window (A)"), ("s02", float, "S", "S0^2 used to turn amplitudes into N"),
             ("shells", int, "N", "number of shells to fit"))
+METHOD_NAMES = {"fit": "fit", "nn": "network"}
 TABLE_COLUMNS = ("file", "edge", "structure", "method", "e0_ev", "kmin", "kmax", "scatterer", "r", "r_err", "n",
                  "n_err", "sigma2", "sigma2_err", "r_factor", "status")
 EXAMPLES = {
@@ -143,13 +144,19 @@ def cmd_series(args):
     if args.json:
         _print_json({"series": series}, pretty=False)
     else:
-        static = (f", sigma2_static {series['sigma2_static']:.5f} +- {series['sigma2_static_err']:.5f} A^2"
-                  if series.get("sigma2_static_err") is not None else "")
-        two = series.get("two_step")
-        alone = (f"; each spectrum alone, then sigma2(T): {two['theta_k']:.0f} +- {two['theta_err']:.0f} K"
-                 if two else "")
-        print(f"sigma2(T) of the {series['shell']} shell, {series['model']} model: theta = {series['theta_k']:.0f} "
-              f"+- {series['theta_err']:.0f} K{static} ({series.get('how', series['sigma2_err_from'])}{alone})")
+        for one in [series] + ([series["nn"]] if "nn" in series else []):
+            print(_series_line(one))
+
+
+def _series_line(series: dict) -> str:
+    """One line of text for a series answer (exelfs.pipeline.series)."""
+    static = (f", sigma2_static {series['sigma2_static']:.5f} +- {series['sigma2_static_err']:.5f} A^2"
+              if series.get("sigma2_static_err") is not None else "")
+    two = series.get("two_step")
+    alone = f"; each spectrum alone, then sigma2(T): {two['theta_k']:.0f} +- {two['theta_err']:.0f} K" if two else ""
+    return (f"sigma2(T) of the {series['shell']} shell by the {METHOD_NAMES[series['method']]}, {series['model']} model: theta = "
+            f"{series['theta_k']:.0f} +- {series['theta_err']:.0f} K{static} "
+            f"({series.get('how', series['sigma2_err_from'])}{alone})")
 
 
 def cmd_analyze(args):

@@ -84,33 +84,53 @@ def analyze_series(spectra, temperatures, edge=None, structure=None, lowloss=Non
             if getattr(s, name) is None:
                 common.choices.auto(name, round(float(value), 3), "the k range common to every spectrum of the series")
         results = [run(common, sp, lowloss=lowloss, method=method) for sp in spectra]
+    path = group_shells(plan.paths)[0]["paths"][0]
+    if method == "both":
+        series = _fit_series(plan, [r.parts["fit"] for r in results], temperatures, model, path)
+        series["nn"] = _nn_series(plan, [r.parts["nn"] for r in results], temperatures, model, path)
+    else:
+        series = (_nn_series if method == "nn" else _fit_series)(plan, results, temperatures, model, path)
+    return results, series
+
+
+def _points(results) -> list:
+    """Each spectrum's first-shell (sigma2, error); an input error names the spectra that have none."""
     points = [_series_sigma2(r) for r in results]
     missing = [r.source or f"spectrum {i + 1}" for i, (r, p) in enumerate(zip(results, points)) if p is None]
     if missing:
         raise InputError(f"no first-shell sigma2 for {', '.join(map(str, missing))} (undetermined): the "
                          "series cannot be fitted")
-    path = group_shells(plan.paths)[0]["paths"][0]
-    joint = _nn_joint_error(plan, results) if method == "nn" else None
+    return points
+
+
+def _nn_series(plan, results, temperatures, model, path) -> dict:
+    """The network's answer: its posteriors combined by generalised least squares with their joint error."""
+    points = _points(results)
+    joint = _nn_joint_error(plan, results)
     series = fit_sigma2_series(temperatures, [p[0] for p in points], [p[1] for p in points], path, model=model,
-                               covariance=None if joint is None else joint["covariance"])
-    series["method"] = method
-    if joint is not None:
-        series["sigma2_err_from"] = joint["from"]
-        series["error_correlation"] = np.round(joint["correlation"], 3).tolist()
-        series["network_bias"] = np.round(joint["bias"], 6).tolist()
-        series["sigma2_err"] = np.round(np.sqrt(np.diag(joint["covariance"])), 6).tolist()
-        series["sigma2_posterior_sd"] = [p[1] for p in points]
-        return results, {**series, "curve": _curve(series, path)}
-    series["shell"] = results[0].shells[0]["scatterer"]
-    series["sigma2_err_from"] = ("each spectrum's first-shell sigma2 error without its FEFF-amplitude part, "
-                                 "common to all temperatures and absorbed by sigma2_static")
-    joint = _joint_fit(plan, results, temperatures, model)
-    two_step = {name: series[name] for name in ("theta_k", "theta_err", "sigma2_static", "sigma2_static_err",
-                                                "chi2_reduced", "err_from")}
+                               covariance=joint["covariance"])
+    series.update(method="nn", shell=results[0].shells[0]["scatterer"], sigma2_err_from=joint["from"],
+                  error_correlation=np.round(joint["correlation"], 3).tolist(),
+                  network_bias=np.round(joint["bias"], 6).tolist(),
+                  sigma2_err=np.round(np.sqrt(np.diag(joint["covariance"])), 6).tolist(),
+                  sigma2_posterior_sd=[p[1] for p in points], files=[str(r.source) for r in results])
+    return {**series, "curve": _curve(series, path)}
+
+
+def _fit_series(plan, results, temperatures, model, path) -> dict:
+    """The fit's answer: one Larch feffit of all spectra; the two-step answer beside it."""
+    points = _points(results)
+    two = fit_sigma2_series(temperatures, [p[0] for p in points], [p[1] for p in points], path, model=model)
+    two_step = {name: two[name] for name in ("theta_k", "theta_err", "sigma2_static", "sigma2_static_err",
+                                             "chi2_reduced", "err_from")}
     two_step["how"] = "each spectrum fitted alone, then sigma2(T) fitted to their first-shell sigma2"
-    series = {**series, **joint, "sigma2": series["sigma2"], "sigma2_err": series["sigma2_err"],
-              "two_step": two_step, "method": method, "files": [str(r.source) for r in results]}
-    return results, {**series, "curve": _curve(series, path)}
+    series = {**two, **_joint_fit(plan, results, temperatures, model), "sigma2": two["sigma2"],
+              "sigma2_err": two["sigma2_err"], "two_step": two_step, "method": "fit",
+              "shell": results[0].shells[0]["scatterer"],
+              "sigma2_err_from": ("each spectrum's first-shell sigma2 error without its FEFF-amplitude part, "
+                                  "common to all temperatures and absorbed by sigma2_static"),
+              "files": [str(r.source) for r in results]}
+    return {**series, "curve": _curve(series, path)}
 
 
 def _curve(series: dict, path, points: int = 60) -> dict:

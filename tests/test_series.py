@@ -2,6 +2,8 @@
 10, 50 and 150 K (Athena project)."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -78,6 +80,10 @@ def test_real_cu_foil_einstein_temperature(real_dir, capsys, tmp_path):
     assert json.loads((report / "series.json").read_text())["series"]["theta_k"] == series["theta_k"]
     assert (report / "series.png").stat().st_size > 10_000 and f"{series['theta_k']:.1f}" in (report / "index.html").read_text()
     assert all((report / f"{t}K" / "result.json").exists() for t in (10, 50, 150))
+    # Larch alone, from the report's files, redoes the joint fit to the same theta
+    run = subprocess.run([sys.executable, str(report / "refit_series_larch.py")], capture_output=True, text=True,
+                         timeout=300, check=True)
+    assert float(run.stdout.split("theta =")[-1].split()[0]) == pytest.approx(series["theta_k"], abs=0.5)
     curve = series["curve"]
     assert curve["sigma2"][0] == pytest.approx(series["sigma2_model"][0], abs=2e-4) and curve["t"][-1] == 180.0
     assert main(["analyze", str(prj), "--edge", "Cu_K", "--structure", "Cu", "--series", "temperature=10,50"]) == 2

@@ -126,13 +126,16 @@ def _joint_fit(grids, temperatures, fit_model, model, settings, start=None):
     pg = _joint_params(len(fit_model["shells"]), model)
     for name, value in (start or {}).items():
         getattr(pg, name).value = value
-    datasets = []
+    datasets, described = [], []
     for j, ((k, chi), t) in enumerate(zip(grids, temperatures)):
-        paths, _ = larch_path_set(_joint_spec(fit_model, t, model), settings["l2_shift_ev"], settings["l2_weight"],
-                                  prefix=f"t{j}p")
+        paths, desc = larch_path_set(_joint_spec(fit_model, t, model), settings["l2_shift_ev"], settings["l2_weight"],
+                                     prefix=f"t{j}p")
         datasets.append((k, chi, paths))
-    return run_feffit(pg, datasets, settings["k_range"], settings["r_range"], settings["kweight"], settings["dk"],
-                      settings["window"])
+        described.append(desc)
+    out = run_feffit(pg, datasets, settings["k_range"], settings["r_range"], settings["kweight"], settings["dk"],
+                     settings["window"])
+    out.described = described
+    return out
 
 
 def fit_series_joint(data, temperatures, paths, k_range, r_range=None, kweight=2, dk=1.0, window="hanning",
@@ -145,7 +148,8 @@ def fit_series_joint(data, temperatures, paths, k_range, r_range=None, kweight=2
 
     data: [(k (1/A), chi)] one per temperature (K); k_range (1/A), r_range (A, automatic as for one
     spectrum when None). theta_err: Larch's (scaled to the misfit) and the spread over the other k
-    weightings and the k range cut by 1 1/A at either end, in quadrature (``theta_err_budget``)."""
+    weightings and the k range cut by 1 1/A at either end, in quadrature (``theta_err_budget``). The fitted
+    model as data: ``model_params`` and ``model_paths`` (per spectrum, each path's Larch expressions)."""
     from .shells import _bounds, _uniform, _value, choose_model
 
     t = [float(v) for v in temperatures]
@@ -203,6 +207,10 @@ def fit_series_joint(data, temperatures, paths, k_range, r_range=None, kweight=2
             "n_independent": round(nidp * len(t), 1), "n_parameters": int(best.nvarys),
             "k_range": [round(k_range[0], 3), round(k_range[1], 3)], "r_range": [round(r_range[0], 3), round(r_range[1], 3)],
             "kweight": kweight, "shell": first["scatterer"], "bounds_hit": hit, "warnings": warnings,
-            "on_bound": "theta" in hit,
+            "on_bound": "theta" in hit, "dk": dk, "window": window,
+            "model_params": {name: {"value": float(q.value), "vary": True, "min": float(q.min), "max": float(q.max)}
+                             for name, q in best.params.items() if getattr(q, "vary", False)},
+            "model_paths": [[{key: p[key] for key in ("name", "filename", "reff", "s02", "e0", "deltar", "sigma2")}
+                             for p in desc] for desc in best.described],
             "err_from": ("Larch's feffit over all spectra at once (uncertainty scaled to the misfit), and the "
                          "spread over the other k weightings and k ranges, in quadrature")}

@@ -197,6 +197,8 @@ def write_series_report(results, series: dict, out_dir) -> Path:
         subdirs.append(f"{t:g}K")
         write_report(result, out / subdirs[-1])
     series_figure(series).savefig(out / "series.png", dpi=DPI)
+    if series.get("model_paths"):
+        (out / "refit_series_larch.py").write_text(series_larch_script(series, subdirs))
     (out / "series.json").write_text(json.dumps({"series": series}, indent=1))
     rows = [(f"{t:g}", f"{s2:.5f} ± {e:.5f}", f'<a href="{d}/index.html">{d}</a>')
             for t, s2, e, d in zip(series["temperatures"], series["sigma2"], series["sigma2_err"], subdirs)]
@@ -215,7 +217,47 @@ td,th{{border:1px solid #ccc;padding:3px 8px}}img{{max-width:100%}}</style></hea
 {series["sigma2_static"]:.5f}{"" if series.get("sigma2_static_err") is None else f" ± {series['sigma2_static_err']:.5f}"} Å²
 ({esc(series.get("how", series.get("sigma2_err_from", "")))}; error: {esc(series["err_from"])}).</p>{alone}</div>
 {table}<figure><img src="series.png" alt="series.png"></figure>
-<h2>Each spectrum</h2><p>{links} · <a href="series.json">series.json</a></p>
+<h2>Each spectrum</h2><p>{links} · <a href="series.json">series.json</a>{
+    ' · <a href="refit_series_larch.py">refit_series_larch.py</a>' if series.get("model_paths") else ""}</p>
 </body></html>
 """)
     return page
+
+
+def series_larch_script(series: dict, subdirs: list) -> str:
+    """A Python script that redoes the joint series fit with Larch alone, from each spectrum's report
+    (<T>K/chi_k.dat and its copied FEFF files)."""
+    pars = ",\n".join(f"    {name}=param({p['value']:.6g}, vary=True, min={p['min']:g}, max={p['max']:g})"
+                      for name, p in series["model_params"].items())
+    sets = []
+    for sub, paths in zip(subdirs, series["model_paths"]):
+        rows = ",\n".join(f"        '{p['name']}': feffpath(str(here / '{sub}' / 'feff' / '{Path(p['filename']).name}'), "
+                          f"s02='{p['s02']}', e0='{p['e0']}', deltar='{p['deltar']}',\n"
+                          f"                 sigma2='{p['sigma2']}')" for p in paths)
+        sets.append(f"    ('{sub}', {{\n{rows}}})")
+    sets = ",\n".join(sets)
+    (kmin, kmax), (rmin, rmax) = series["k_range"], series["r_range"]
+    return f'''"""Redo the exelfs joint fit of the temperature series ({series["model"]} model) with Larch alone:
+python refit_series_larch.py. Each path's sigma2 is written out with its geometry (Larch's sigma2_eins in a
+path expression reads the geometry of whichever path was prepared last)."""
+from pathlib import Path
+
+import numpy as np
+from larch import Group
+from larch.fitting import param, param_group
+from larch.xafs import feffit, feffit_dataset, feffit_report, feffit_transform, feffpath
+
+here = Path(__file__).resolve().parent
+pars = param_group(
+{pars})
+transform = feffit_transform(kmin={kmin}, kmax={kmax}, kweight={series["kweight"]}, dk={series["dk"]},
+                             window="{series["window"]}", rmin={rmin}, rmax={rmax}, fitspace="r")
+datasets = []
+for sub, paths in [
+{sets}]:
+    k, chi = np.loadtxt(here / sub / "chi_k.dat", usecols=(0, 1), unpack=True)
+    datasets.append(feffit_dataset(data=Group(k=k, chi=chi), paths=paths, transform=transform))
+out = feffit(pars, datasets)
+print(feffit_report(out))
+print("theta =", out.params["theta"].value, "+-", out.params["theta"].stderr, "K")
+'''

@@ -149,6 +149,10 @@ def test_peak_errors_grow_with_noise_and_the_rule_drops_an_unsupported_peak(tiny
     assert 0.1 < first["r_prior_width"] < 0.16
     assert 0.003 < first["r_err"] < 0.5 * first["r_prior_width"] and abs(first["r"] - shells[0]["reff"]) < 3 * first["r_err"]
     assert rough["r_err"] > 1.3 * first["r_err"]  # noisier and shorter: less said about the distance
+    # an E0 known to +-12 eV only (a delayed EELS edge's estimators disagree so): E0 spread hypot(8, 12) eV
+    loose = model.predict(cu_paths, k, chi, (3.0, 13.0), e0_err=12.0)
+    assert loose["e0_spread_ev"] == pytest.approx(14.42, abs=0.01) and clean["e0_spread_ev"] == 8.0
+    assert loose["shells"][0]["peaks"][0]["r_err"] > 1.2 * first["r_err"] and "E0 spread +-14.4 eV" in loose["peak_errors_from"]
     assert "peak_errors_from" in clean
     fake = [{"scatterer": "Cu", "peaks": [dict(first), {**first, "r_ref": 3.61, "r_err": 0.9 * first["r_prior_width"]}]}]
     notes = judge_peaks(fake)

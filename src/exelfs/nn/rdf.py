@@ -126,7 +126,8 @@ def make_rdf_set(paths, cfg: RDFConfig, n: int, rng, families=None, conditions=N
     and nuisances 'p';
     ``families`` overrides the config's (e.g. one family for a benchmark); ``conditions`` {"kmin", "kmax"
     (1/A), "noise" (rms of k^2 chi per point, white, as exelfs.nn.data.noise_level measures it)} fixes
-    those of one spectrum instead of drawing them."""
+    those of one spectrum instead of drawing them, and its optional "e0_spread" (eV) widens the E0 prior
+    to +-that (the same draws, stretched)."""
     shells = group_shells(paths)
     ens = draw_ensembles(shells, n, rng, families=families or cfg.families, lattice=cfg.lattice,
                          mixed_fraction=cfg.mixed_fraction)
@@ -134,6 +135,8 @@ def make_rdf_set(paths, cfg: RDFConfig, n: int, rng, families=None, conditions=N
     if conditions:
         p.update(kmin=np.full(n, float(conditions["kmin"])), kmax=np.full(n, float(conditions["kmax"])),
                  noise=np.zeros(n), white=np.full(n, float(conditions["noise"])))
+        if conditions.get("e0_spread"):
+            p["e0"] = p["e0"] * float(conditions["e0_spread"]) / max(abs(v) for v in cfg.e0)
     chi = ensemble_chi(paths, shells, ens, K_FINE, p["s02"], p["e0"], cfg.l2_shift_ev, p["l2w"])
     chi = add_artefacts(chi, p, rng)
     x, xw = features(chi, p["kmin"], p["kmax"], r_window(shells), "windowed")
@@ -260,11 +263,19 @@ class RDFModel:
                     f"held-out synthetic spectra{where} stay below {t['spread']:.2f})")
         return None
 
-    def simulate_at(self, paths, k_range, noise: float, n: int = LOCAL_DRAWS, seed: int = LOCAL_SEED) -> dict:
-        """make_rdf_set of n ensembles of the training prior at one spectrum's k range (1/A, as used) and
-        noise level (rms of k^2 chi per point), with the network's mean prediction 'mean' (n, K, R) added."""
+    def e0_spread(self, e0_err: float | None) -> float:
+        """E0 half-range (eV) of the simulations at one spectrum: the training's (the offset between FEFF's
+        E0 and the data's) and the spectrum's own E0 uncertainty (eV, its estimators' spread), in quadrature."""
+        return float(np.hypot(max(abs(v) for v in self.cfg.e0), e0_err or 0.0))
+
+    def simulate_at(self, paths, k_range, noise: float, n: int = LOCAL_DRAWS, seed: int = LOCAL_SEED,
+                    e0_err: float | None = None) -> dict:
+        """make_rdf_set of n ensembles of the training prior at one spectrum's k range (1/A, as used), noise
+        level (rms of k^2 chi per point) and E0 uncertainty (eV; e0_spread), with the network's mean
+        prediction 'mean' (n, K, R) added."""
         sim = make_rdf_set(paths, self.cfg, n, np.random.default_rng(seed),
-                           conditions={"kmin": k_range[0], "kmax": k_range[1], "noise": noise})
+                           conditions={"kmin": k_range[0], "kmax": k_range[1], "noise": noise,
+                                       "e0_spread": self.e0_spread(e0_err)})
         sim["mean"] = self.moments(sim["x"])[0]
         return sim
 
@@ -310,8 +321,9 @@ class RDFModel:
             out[kind] = rows
         return out
 
-    def predict(self, paths, k, chi, k_range) -> dict:
-        """The contract's rdf dict for one chi(k) (unweighted, 1/A grid k) and the model's FEFF ``paths``:
+    def predict(self, paths, k, chi, k_range, e0_err: float | None = None) -> dict:
+        """The contract's rdf dict for one chi(k) (unweighted, 1/A grid k) and the model's FEFF ``paths``
+        (``e0_err``: the uncertainty of the data's E0, eV, which widens the simulations' E0 spread):
         "r" (A), "g", "lo", "hi" ({kind: list}, atoms per A; lo/hi the calibrated central 95.4 % band), plus
         "band", "units", "k_range", "shells" (per kind its peaks in the crystal's shell windows, shells closer
         than the data's resolution merged: position r
@@ -327,7 +339,7 @@ class RDFModel:
         mean, sigma = self.moments(x)
         noise = noise_level(fine, kmin, kmax)
         stats = self.flag_statistics(paths, x, xw, noise, kmin, kmax)
-        sim = self.simulate_at(paths, (kmin, kmax), float(noise[0]))
+        sim = self.simulate_at(paths, (kmin, kmax), float(noise[0]), e0_err=e0_err)
         thresholds = self.local_thresholds(paths, sim, (kmin, kmax))
         reason = unusable_input(fine[0], k_range, self.cfg.artefacts) or self.ood_reason(
             stats, 0, thresholds, " at this k range and noise")
@@ -344,15 +356,18 @@ class RDFModel:
         out["unseen_reason"] = reason
         out["checks"] = {n: {"statistic": round(float(stats[n][0]), 4), "threshold": round(thresholds[n], 4),
                              "threshold_all_conditions": round(self.meta["thresholds"][n], 4)} for n in thresholds}
+        spread = self.e0_spread(e0_err)
+        at = f"at this spectrum's k range, noise and E0 uncertainty (E0 spread +-{spread:.1f} eV)"
+        out["e0_spread_ev"] = round(spread, 2)
         out["checks_from"] = (f"thresholds: the {100 * OOD_QUANTILE:.1f} % quantile over {LOCAL_DRAWS} synthetic "
-                              "spectra of the training prior at this spectrum's k range and noise")
+                              f"spectra of the training prior {at}")
         windows = {kind: shell_windows(paths, kind, merge=resolution(kmax)) for kind in self.kinds}
         found = {kind: peaks(self.r, out["g"][kind], windows[kind]) for kind in self.kinds}
         errors = self.peak_errors(windows, {kind: [(q["r"], q["n"]) for q in found[kind]] for kind in self.kinds}, sim)
         out["shells"] = [{"scatterer": kind, "peaks": [_peak_entry(q, e) for q, e in zip(found[kind], errors[kind])]}
                          for kind in self.kinds]
-        out["peak_errors_from"] = (f"{LOCAL_DRAWS} ensembles of the training prior simulated at this spectrum's k "
-                                   f"range and noise, read by the network; per peak the truths of the "
+        out["peak_errors_from"] = (f"{LOCAL_DRAWS} ensembles of the training prior simulated {at}, read by the "
+                                   f"network; per peak the truths of the "
                                    f"{100 * PEAK_KEEP:.0f} % whose predicted peak lies nearest this one, "
                                    "regression-adjusted to it "
                                    "(chi-level spectra: for EELS the extraction's own errors are not in it)")

@@ -24,7 +24,7 @@ POSTERIOR_SAMPLES = 2000  # the network's posterior samples of one spectrum (cor
 @dataclass
 class ChiInput:
     """What a method analyses: chi(k) (k in 1/A, any grid), the k range chosen for it, the k weight, the
-    R window the user set (None: automatic), the data kind, E0 (eV) and, for L3 edges of EELS, the L2-L3
+    R window the user set (None: automatic), the data kind, E0 and its uncertainty (eV) and, for L3 edges of EELS, the L2-L3
     spacing (eV) when the L2 fine structure overlaps the range. EELS: the energy axis (eV) and the edge
     signal with only the pre-edge power law removed (counts), for methods that read the spectrum itself."""
 
@@ -35,6 +35,7 @@ class ChiInput:
     kind: str
     r_range: tuple | None = None
     e0: float | None = None
+    e0_err: float | None = None
     l2_shift_ev: float | None = None
     energy: np.ndarray | None = None
     edge_signal: np.ndarray | None = None

@@ -26,7 +26,7 @@ def rdf_for(plan, chi_input) -> tuple[dict, list]:
     model, notes = nn_rdf.get_rdf_model(paths, cfg)
     kmin = max(float(chi_input.k_range[0]), EELS_KMIN) if plan.kind == "eels" else float(chi_input.k_range[0])
     k_range = (kmin, float(chi_input.k_range[1]))
-    out = model.predict(paths, chi_input.k, chi_input.chi, k_range)
+    out = model.predict(paths, chi_input.k, chi_input.chi, k_range, e0_err=chi_input.e0_err)
     add_systematic_errors(out["shells"], plan.kind)
     notes += judge_peaks(out["shells"])
     out["scores"] = model.meta.get("scores")

@@ -87,8 +87,8 @@ def _extract(plan: Plan, spectrum: Spectrum, lowloss, choices, warnings):
         choices.auto("e0", round(float(ext.e0), 2), f"from the data ({', '.join(sorted(ext.e0_estimates))})")
     k_range = _k_range(plan, tuple(ext.k_range), f"ends at {ext.range_limit}", choices)
     l2 = l2_shift(plan, k_range[1])
-    return ChiInput(ext.k, ext.chi, k_range, kweight, plan.kind, e0=float(ext.e0), l2_shift_ev=l2,
-                    energy=ext.energy, edge_signal=ext.signal - ext.pre_edge), ext
+    return ChiInput(ext.k, ext.chi, k_range, kweight, plan.kind, e0=float(ext.e0), e0_err=float(ext.e0_err),
+                    l2_shift_ev=l2, energy=ext.energy, edge_signal=ext.signal - ext.pre_edge), ext
 
 
 def _r_window(plan: Plan) -> tuple | None:

@@ -188,15 +188,17 @@ def fit_series_joint(data, temperatures, paths, k_range, r_range=None, kweight=2
             spread = max(spread, abs(_value(_joint_fit(grids, t, fit_model, model, v, start), "theta")[0] - theta))
         except Exception:  # noqa: BLE001 - a variant that fails adds no spread
             continue
+    if not np.isfinite(theta_stat):
+        raise InputError("the joint series fit does not constrain the characteristic temperature (singular "
+                         "covariance): the spectra are too noisy or their temperatures too close")
     warnings: list[str] = []
     hit = _bounds(best, warnings)
-    stat = theta_stat if np.isfinite(theta_stat) else float("nan")
     s2_static, s2_static_err = _value(best, "s2_static")
     first = fit_model["shells"][0]
     path = first["paths"][0]
     expand, alpha_t = _value(best, "expand")[0], _value(best, "alpha_t")[0]
-    return {"model": model, "theta_k": round(theta, 1), "theta_err": round(float(np.hypot(stat, spread)), 1),
-            "theta_err_budget": {"statistical": round(stat, 1), "analysis_choices": round(spread, 1)},
+    return {"model": model, "theta_k": round(theta, 1), "theta_err": round(float(np.hypot(theta_stat, spread)), 1),
+            "theta_err_budget": {"statistical": round(theta_stat, 1), "analysis_choices": round(spread, 1)},
             "sigma2_static": round(s2_static, 5),
             "sigma2_static_err": round(s2_static_err, 5) if np.isfinite(s2_static_err) else None,
             "sigma2_model": [round(float(v), 6) for v in s2_static + sigma2_thermal(model, np.array(t), theta, path)],

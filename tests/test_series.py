@@ -164,3 +164,21 @@ def test_joint_series_fit_recovers_the_debye_temperature(cu_paths):
     assert not out["on_bound"]
     with pytest.raises(InputError, match="same chi"):
         fit_series_joint([data[0], data[0]], temps[:2], cu_paths, (3.0, 15.0))
+
+
+def test_joint_series_fit_models_the_l2_copy_of_an_eels_l3_edge():
+    # L3 + L2 fine structure (L2 20 eV above, weight 1/2) at three temperatures: modelled, theta and the
+    # static sigma2 come back; ignored, the static sigma2 runs negative
+    paths = feff_paths(bulk("Cu", "fcc", a=3.61), "Cu", "L3", rmax=4.5)
+    k = np.arange(0, 12.01, 0.05)
+    temps = [100.0, 300.0, 500.0]
+    rng = np.random.default_rng(1)
+    data = []
+    for t in temps:
+        s2 = np.array([0.0004 + float(sigma2_thermal("einstein", t, CU_THETA_E, p)) for p in paths])
+        l3, l2 = (chi_from_paths(paths, k, {"s02": 0.9, "sigma2": s2, "e0": e0}) for e0 in (0.0, 20.0))
+        data.append((k, (l3 + 0.5 * l2) / 1.5 + rng.normal(0, 0.003, k.size)))
+    out = fit_series_joint(data, temps, paths, (3.0, 10.0), l2_shift_ev=20.0)
+    assert abs(out["theta_k"] - CU_THETA_E) <= max(2 * out["theta_err"], 5.0)
+    assert out["sigma2_static"] == pytest.approx(0.0004, abs=3 * out["sigma2_static_err"] + 2e-4)
+    assert fit_series_joint(data, temps, paths, (3.0, 10.0))["sigma2_static"] < -0.001

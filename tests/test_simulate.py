@@ -71,6 +71,21 @@ def test_chi_fourth_cumulant_and_ei_match_larch(cu_paths):
     assert np.abs(ours - ref).max() < 1e-4 * np.abs(ref).max()
 
 
+def test_float32_chi_of_many_path_sets_stays_each_sets_own(cu_paths):
+    # tables are cached and freed as path sets come and go (the RDF basis makes one per path); a float32
+    # cast once kept by id(table) went to a new table that reused a freed one's id: wrong chi, or a crash
+    from exelfs.simulate import exafs
+
+    k = np.arange(0, 14, 0.05)
+    for i in range(200):
+        sub = [cu_paths[i % len(cu_paths)], cu_paths[(3 * i + 1) % len(cu_paths)]][: 1 + i % 2]
+        if i % 50 == 0:
+            exafs._TABLE_CACHE.clear()
+        fast = chi_from_paths(sub, k, {"sigma2": 0.004, "e0": float(i % 7)}, dtype=np.float32)
+        exact = chi_from_paths(sub, k, {"sigma2": 0.004, "e0": float(i % 7)})
+        assert np.max(np.abs(fast - exact)) <= 1e-4 * np.max(np.abs(exact)) + 1e-7, i
+
+
 def test_lattice_expansion_equals_deltar(cu_paths):
     k = standard_k(14.0)
     reff = np.array([p.reff for p in cu_paths])

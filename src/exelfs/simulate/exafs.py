@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,6 +56,7 @@ class _Tables:
     kin: np.ndarray  # (M-1, 4) shared or (M-1, 4P)
     reff: np.ndarray  # (P,)
     degen: np.ndarray  # (P,)
+    casts: dict = field(default_factory=dict, compare=False, repr=False)  # dtype -> (rows, kin) in it
 
 
 _TABLE_CACHE: dict = {}
@@ -303,7 +304,6 @@ def _chi_chunk(tab: _Tables, k, p, nb, dtype):
     return chi
 
 
-_CAST: dict = {}
 _LOCAL = threading.local()
 
 
@@ -321,15 +321,14 @@ def _workspace(name, shape, dtype):
 
 
 def _cast_rows(tab, f):
-    """The interpolation tables in dtype f (cached)."""
+    """The interpolation tables in dtype f, kept with the tables themselves (a cache keyed by id(tab) handed
+    a new table the casts of a freed one that had the same id)."""
     if tab.rows.dtype == f:
         return tab.rows, tab.kin
-    key = (id(tab), np.dtype(f).str)
-    if key not in _CAST:
-        if len(_CAST) > 16:
-            _CAST.clear()
-        _CAST[key] = (tab.rows.astype(f), tab.kin.astype(f))
-    return _CAST[key]
+    key = np.dtype(f).str
+    if key not in tab.casts:
+        tab.casts[key] = (tab.rows.astype(f), tab.kin.astype(f))
+    return tab.casts[key]
 
 
 def shell_to_path_params(paths, shell_params: dict, shells: list[dict] | None = None) -> dict:

@@ -154,8 +154,8 @@ def _series_line(series: dict) -> str:
               if series.get("sigma2_static_err") is not None else "")
     two = series.get("two_step")
     alone = f"; each spectrum alone, then sigma2(T): {two['theta_k']:.0f} +- {two['theta_err']:.0f} K" if two else ""
-    return (f"sigma2(T) of the {series['shell']} shell by the {METHOD_NAMES[series['method']]}, {series['model']} model: theta = "
-            f"{series['theta_k']:.0f} +- {series['theta_err']:.0f} K{static} "
+    return (f"sigma2(T) of the {series['shell']} shell by the {METHOD_NAMES[series['method']]}, {series['model']} "
+            f"model: theta = {series['theta_k']:.0f} +- {series['theta_err']:.0f} K{static} "
             f"({series.get('how', series['sigma2_err_from'])}{alone})")
 
 

@@ -150,7 +150,7 @@ def fit_series_joint(data, temperatures, paths, k_range, r_range=None, kweight=2
     spectrum when None). theta_err: Larch's (scaled to the misfit) and the spread over the other k
     weightings and the k range cut by 1 1/A at either end, in quadrature (``theta_err_budget``). The fitted
     model as data: ``model_params`` and ``model_paths`` (per spectrum, each path's Larch expressions)."""
-    from .shells import _bounds, _uniform, _value, choose_model
+    from .shells import _bounds, _uniform, _value, choice_variants, choose_model
 
     t = [float(v) for v in temperatures]
     if len(data) != len(t) or len(t) < 2 or len(set(t)) < 2:
@@ -177,13 +177,9 @@ def fit_series_joint(data, temperatures, paths, k_range, r_range=None, kweight=2
     best = min(fits, key=lambda o: o.chi_square)
     theta, theta_stat = _value(best, "theta")
     start = {name: q.value for name, q in best.params.items() if getattr(q, "vary", False)}
-    variants = [dict(settings, kweight=kw) for kw in sorted({1, 3} - {kweight})]
-    if k_range[1] - k_range[0] >= 4.0:
-        variants.append(dict(settings, k_range=(k_range[0] + 1.0, k_range[1])))
-    if k_range[1] - k_range[0] >= 5.0:
-        variants.append(dict(settings, k_range=(k_range[0], k_range[1] - 1.0)))
     spread = 0.0
-    for v in variants:
+    for kw, kr in choice_variants(k_range, kweight):
+        v = dict(settings, kweight=kw, k_range=kr)
         try:
             spread = max(spread, abs(_value(_joint_fit(grids, t, fit_model, model, v, start), "theta")[0] - theta))
         except Exception:  # noqa: BLE001 - a variant that fails adds no spread

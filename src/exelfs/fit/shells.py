@@ -303,17 +303,22 @@ def _other_minima(results, model, mode, rows, warnings):
             s0["r_err_minima"] = max(s0.get("r_err_minima", 0.0), abs(r_o - s0["r"]))
 
 
-def _stability(kgrid, chigrid, best, model, mode, settings, rows):
-    """Spread of R, sigma2 and amplitude over the analysis choices (a cheap measure of systematic error):
-    the other k weightings, and the k range cut by 1 1/A at either end (the near-edge region and the noisy
-    end both depart from the model in real data); same model, started from the best fit."""
-    k_range, kweight = settings["k_range"], settings["kweight"]
+def choice_variants(k_range, kweight) -> list:
+    """The analysis choices a fit is redone with to measure its systematic spread: [(k weight, k range)],
+    the other k weightings, and the k range (1/A) cut by 1 1/A at either end where it is long enough."""
     variants = [(kw, k_range) for kw in sorted({1, 3} - {kweight})]
     if k_range[1] - k_range[0] >= 4.0:
         variants.append((kweight, (k_range[0] + 1.0, k_range[1])))
     if k_range[1] - k_range[0] >= 5.0:
         variants.append((kweight, (k_range[0], k_range[1] - 1.0)))
-    for kw, kr in variants:
+    return variants
+
+
+def _stability(kgrid, chigrid, best, model, mode, settings, rows):
+    """Spread of R, sigma2 and amplitude over the analysis choices (a cheap measure of systematic error):
+    the other k weightings, and the k range cut by 1 1/A at either end (the near-edge region and the noisy
+    end both depart from the model in real data); same model, started from the best fit."""
+    for kw, kr in choice_variants(settings["k_range"], settings["kweight"]):
         pg, lp, _ = _build(model, mode, settings["l2_shift_ev"], settings["l2_weight"], settings["s02"])
         for name in best.params:  # start from the best fit: a few iterations instead of a full search
             if hasattr(pg, name) and getattr(best.params[name], "vary", False):

@@ -124,7 +124,7 @@ def _fit_series(plan, results, temperatures, model, path) -> dict:
     two_step = {name: two[name] for name in ("theta_k", "theta_err", "sigma2_static", "sigma2_static_err",
                                              "chi2_reduced", "err_from")}
     two_step["how"] = "each spectrum fitted alone, then sigma2(T) fitted to their first-shell sigma2"
-    series = {**two, **_joint_fit(plan, results, temperatures, model), "sigma2": two["sigma2"],
+    series = {**_joint_fit(plan, results, temperatures, model), "sigma2": two["sigma2"],
               "sigma2_err": two["sigma2_err"], "two_step": two_step, "method": "fit",
               "shell": results[0].shells[0]["scatterer"],
               "sigma2_err_from": ("each spectrum's first-shell sigma2 error without its FEFF-amplitude part, "

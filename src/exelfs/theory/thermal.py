@@ -12,6 +12,13 @@ from ..errors import InputError
 MODELS = ("einstein", "debye")
 
 
+def _check(model: str, path) -> None:
+    if model not in MODELS:
+        raise InputError(f"unknown sigma2(T) model '{model}': use one of {', '.join(MODELS)}")
+    if getattr(path, "feffdat", None) is None:
+        raise InputError("the sigma2(T) models need the FEFF path's geometry (feffNNNN.dat), which is missing")
+
+
 def sigma2_thermal(model: str, temperature, theta: float, path) -> np.ndarray:
     """Thermal sigma2 (A^2) of ``path`` (a PathTable) at ``temperature`` (K, scalar or array) for a
     characteristic temperature ``theta`` (K): Larch's ``sigma2_eins`` or ``sigma2_debye``.
@@ -20,10 +27,7 @@ def sigma2_thermal(model: str, temperature, theta: float, path) -> np.ndarray:
     masses) is all they read, so it is handed over as such."""
     from larch.xafs.sigma2_models import sigma2_debye, sigma2_eins
 
-    if model not in MODELS:
-        raise InputError(f"unknown sigma2(T) model '{model}': use one of {', '.join(MODELS)}")
-    if getattr(path, "feffdat", None) is None:
-        raise InputError("the sigma2(T) models need the FEFF path's geometry (feffNNNN.dat), which is missing")
+    _check(model, path)
     func = sigma2_eins if model == "einstein" else sigma2_debye
     larch_path = SimpleNamespace(_feffdat=path.feffdat)
     t = np.atleast_1d(np.asarray(temperature, float))
@@ -41,10 +45,7 @@ def sigma2_expression(model: str, temperature: float, path, theta: str = "theta"
     prepared (measured on Cu: the first shell took a three-atom path's reduced mass, sigma2 x1.5)."""
     from larch.xafs.sigma2_models import EINS_FACTOR
 
-    if model not in MODELS:
-        raise InputError(f"unknown sigma2(T) model '{model}': use one of {', '.join(MODELS)}")
-    if getattr(path, "feffdat", None) is None:
-        raise InputError("the sigma2(T) models need the FEFF path's geometry (feffNNNN.dat), which is missing")
+    _check(model, path)
     geom = path.feffdat.geom
     t = f"{max(float(temperature), 1e-5):.6g}"
     if model == "einstein":   # as larch.xafs.sigma2_models.sigma2_eins

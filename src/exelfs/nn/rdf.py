@@ -272,10 +272,11 @@ class RDFModel:
                     e0_err: float | None = None) -> dict:
         """make_rdf_set of n ensembles of the training prior at one spectrum's k range (1/A, as used), noise
         level (rms of k^2 chi per point) and E0 uncertainty (eV; e0_spread), with the network's mean
-        prediction 'mean' (n, K, R) added."""
+        prediction 'mean' (n, K, R) and the E0 spread 'e0_spread' (eV) added."""
+        spread = self.e0_spread(e0_err)
         sim = make_rdf_set(paths, self.cfg, n, np.random.default_rng(seed),
-                           conditions={"kmin": k_range[0], "kmax": k_range[1], "noise": noise,
-                                       "e0_spread": self.e0_spread(e0_err)})
+                           conditions={"kmin": k_range[0], "kmax": k_range[1], "noise": noise, "e0_spread": spread})
+        sim["e0_spread"] = spread
         sim["mean"] = self.moments(sim["x"])[0]
         return sim
 
@@ -356,7 +357,7 @@ class RDFModel:
         out["unseen_reason"] = reason
         out["checks"] = {n: {"statistic": round(float(stats[n][0]), 4), "threshold": round(thresholds[n], 4),
                              "threshold_all_conditions": round(self.meta["thresholds"][n], 4)} for n in thresholds}
-        spread = self.e0_spread(e0_err)
+        spread = sim["e0_spread"]
         at = f"at this spectrum's k range, noise and E0 uncertainty (E0 spread +-{spread:.1f} eV)"
         out["e0_spread_ev"] = round(spread, 2)
         out["checks_from"] = (f"thresholds: the {100 * OOD_QUANTILE:.1f} % quantile over {LOCAL_DRAWS} synthetic "

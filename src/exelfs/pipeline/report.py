@@ -67,14 +67,24 @@ def _write_columns(out: Path, result) -> list[str]:
     return ["chi_k.dat", "chi_r.dat"]
 
 
+def _larch_params(params: dict) -> str:
+    """The lines of a Larch param_group(...) for a model's parameters as data."""
+    return ",\n".join(f"    {name}=param({p['value']:.6g}, vary={p['vary']}, min={p['min']:g}, max={p['max']:g})"
+                       for name, p in params.items())
+
+
+def _larch_feffpath(p: dict, feff_dir: str) -> str:
+    """A Larch feffpath(...) call for one path of a model as data, its FEFF file under here/feff_dir."""
+    where = " / ".join(f"'{part}'" for part in Path(feff_dir).parts)
+    return (f"feffpath(str(here / {where} / '{Path(p['filename']).name}'), "
+            f"s02='{p['s02']}', e0='{p['e0']}', deltar='{p['deltar']}', sigma2='{p['sigma2']}')")
+
+
 def larch_script(result) -> str:
     """A Python script that redoes the fit with Larch alone, from chi_k.dat and the copied FEFF files."""
     m = result.model
-    pars = ",\n".join(f"    {name}=param({p['value']:.6g}, vary={p['vary']}, min={p['min']:g}, max={p['max']:g})"
-                      for name, p in m["params"].items())
-    paths = ",\n".join(f"    '{p['name']}': feffpath(str(here / 'feff' / '{Path(p['filename']).name}'), "
-                       f"s02='{p['s02']}', e0='{p['e0']}', deltar='{p['deltar']}', sigma2='{p['sigma2']}')"
-                       for p in m["paths"])
+    pars = _larch_params(m["params"])
+    paths = ",\n".join(f"    '{p['name']}': {_larch_feffpath(p, 'feff')}" for p in m["paths"])
     (kmin, kmax), (rmin, rmax) = m["k_range"], m["r_range"]
     return f'''"""Redo the exelfs fit of {result.edge} in {result.structure} with Larch alone: python refit_larch.py"""
 from pathlib import Path
@@ -227,13 +237,10 @@ td,th{{border:1px solid #ccc;padding:3px 8px}}img{{max-width:100%}}</style></hea
 def series_larch_script(series: dict, subdirs: list) -> str:
     """A Python script that redoes the joint series fit with Larch alone, from each spectrum's report
     (<T>K/chi_k.dat and its copied FEFF files)."""
-    pars = ",\n".join(f"    {name}=param({p['value']:.6g}, vary=True, min={p['min']:g}, max={p['max']:g})"
-                      for name, p in series["model_params"].items())
+    pars = _larch_params(series["model_params"])
     sets = []
     for sub, paths in zip(subdirs, series["model_paths"]):
-        rows = ",\n".join(f"        '{p['name']}': feffpath(str(here / '{sub}' / 'feff' / '{Path(p['filename']).name}'), "
-                          f"s02='{p['s02']}', e0='{p['e0']}', deltar='{p['deltar']}',\n"
-                          f"                 sigma2='{p['sigma2']}')" for p in paths)
+        rows = ",\n".join(f"        '{p['name']}': {_larch_feffpath(p, f'{sub}/feff')}" for p in paths)
         sets.append(f"    ('{sub}', {{\n{rows}}})")
     sets = ",\n".join(sets)
     (kmin, kmax), (rmin, rmax) = series["k_range"], series["r_range"]
